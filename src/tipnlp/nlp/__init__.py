@@ -1,0 +1,1 @@
+"""Segmentation, rules, penalty figures and the tagger interface."""
