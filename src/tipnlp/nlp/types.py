@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -59,4 +59,20 @@ class Tagger(Protocol):
 
     def predict(self, items: Sequence[SentenceInput]) -> list[Prediction]:
         """Return one prediction per input, in order."""
+        ...
+
+
+@runtime_checkable
+class EncoderBackend(Protocol):
+    """A runtime for a fine-tuned sequence classifier (PyTorch or ONNX Runtime).
+
+    It tokenizes ``texts`` (the sentence) with optional ``pairs`` (its context)
+    and returns raw logits of shape ``(len(texts), len(LABELS))``.  The
+    transformer tagger turns logits into calibrated probabilities.
+    """
+
+    name: str
+
+    def logits(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Any:
+        """Return a numpy array of logits, one row per text."""
         ...
