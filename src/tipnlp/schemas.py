@@ -43,40 +43,73 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 DOCUMENTS: Final[pa.Schema] = _schema(
     "documents",
     [
-        _f("doc_id", pa.string(), "Stable id: given by the input, else derived from the "
-           "normalised URL or file path.", nullable=False),
-        _f("url", pa.string(), "Canonical URL of the document, null for local files "
-           "without one."),
-        _f("source", pa.string(), "Where the bytes came from: the fetched URL, file path "
-           "or WARC record (path#record-id)."),
+        _f(
+            "doc_id",
+            pa.string(),
+            "Stable id: given by the input, else derived from the normalised URL or file path.",
+            nullable=False,
+        ),
+        _f("url", pa.string(), "Canonical URL of the document, null for local files without one."),
+        _f(
+            "source",
+            pa.string(),
+            "Where the bytes came from: the fetched URL, file path "
+            "or WARC record (path#record-id).",
+        ),
         _f("source_name", pa.string(), "Name of the manifest source entry that produced it."),
         _f("title", pa.string(), "Title from the page metadata or the input."),
         _f("author", pa.string(), "Author(s) from the page metadata."),
         _f("sitename", pa.string(), "Site or publisher name from the page metadata."),
-        _f("kind", pa.string(), "statute, treaty, news, press_release, report, other: "
-           "from the manifest or input."),
-        _f("language", pa.string(), "ISO 639-1 language: from the input/manifest, else "
-           "detected with py3langid."),
-        _f("jurisdiction", pa.string(), "Jurisdiction a statute belongs to (ISO 3166 "
-           "alpha-2 or an organisation such as UN, EU), from the manifest or input."),
-        _f("countries", pa.list_(pa.string()), "ISO 3166 alpha-2 codes the document is "
-           "about (metadata plus place names in the text)."),
+        _f(
+            "kind",
+            pa.string(),
+            "statute, treaty, news, press_release, report, other: from the manifest or input.",
+        ),
+        _f(
+            "language",
+            pa.string(),
+            "ISO 639-1 language: from the input/manifest, else detected with py3langid.",
+        ),
+        _f(
+            "jurisdiction",
+            pa.string(),
+            "Jurisdiction a statute belongs to (ISO 3166 "
+            "alpha-2 or an organisation such as UN, EU), from the manifest or input.",
+        ),
+        _f(
+            "countries",
+            pa.list_(pa.string()),
+            "ISO 3166 alpha-2 codes the document is about (metadata plus place names in the text).",
+        ),
         _f("published", pa.string(), "Publication date, ISO 8601 (YYYY-MM-DD) where known."),
         _f("fetched_at", TIMESTAMP, "When the bytes were fetched or the file read (UTC)."),
-        _f("text", pa.string(), "The extracted text: every character offset in other "
-           "tables refers to this string."),
-        _f("content_sha256", pa.string(), "SHA-256 of ``text`` (UTF-8), for exact dedup "
-           "and change detection."),
+        _f(
+            "text",
+            pa.string(),
+            "The extracted text: every character offset in other tables refers to this string.",
+        ),
+        _f(
+            "content_sha256",
+            pa.string(),
+            "SHA-256 of ``text`` (UTF-8), for exact dedup and change detection.",
+        ),
         _f("raw_sha256", pa.string(), "SHA-256 of the raw bytes; key into the raw cache."),
         _f("http_status", pa.int32(), "HTTP status of the final response, null for files."),
         _f("etag", pa.string(), "ETag response header, for conditional re-fetching."),
         _f("last_modified", pa.string(), "Last-Modified response header."),
-        _f("duplicate_of", pa.string(), "doc_id of the document this one duplicates "
-           "(exact or near duplicate), else null."),
+        _f(
+            "duplicate_of",
+            pa.string(),
+            "doc_id of the document this one duplicates (exact or near duplicate), else null.",
+        ),
         _f("n_sentences", pa.int32(), "Number of sentences tagged (null until tagged)."),
-        _f("status", pa.string(), "ok, duplicate, or a failure reason code (dns, timeout, "
-           "http_404, http_500, robots, too_large, not_text, empty, bad_input, ...).",
-           nullable=False),
+        _f(
+            "status",
+            pa.string(),
+            "ok, duplicate, or a failure reason code (dns, timeout, "
+            "http_404, http_500, robots, too_large, not_text, empty, bad_input, ...).",
+            nullable=False,
+        ),
         _f("error", pa.string(), "Human-readable reason when status is not ok."),
         _f("schema_version", pa.int32(), "Version of this table's schema.", nullable=False),
     ],
@@ -89,30 +122,47 @@ SENTENCES: Final[pa.Schema] = _schema(
     "sentences",
     [
         _f("doc_id", pa.string(), "Document the sentence belongs to.", nullable=False),
-        _f("sent_id", pa.int32(), "0-based position of the sentence in its document.",
-           nullable=False),
-        _f("start", pa.int32(), "Start offset into documents.text (characters).",
-           nullable=False),
+        _f(
+            "sent_id",
+            pa.int32(),
+            "0-based position of the sentence in its document.",
+            nullable=False,
+        ),
+        _f("start", pa.int32(), "Start offset into documents.text (characters).", nullable=False),
         _f("end", pa.int32(), "End offset into documents.text, exclusive.", nullable=False),
         _f("text", pa.string(), "The sentence: documents.text[start:end]."),
-        _f("unit", pa.string(), "Statute unit the sentence sits in, e.g. 'Art. 3(a)' or "
-           "'s. 2(1)'; null when none."),
+        _f(
+            "unit",
+            pa.string(),
+            "Statute unit the sentence sits in, e.g. 'Art. 3(a)' or 's. 2(1)'; null when none.",
+        ),
         _f("language", pa.string(), "Language of the document (ISO 639-1)."),
-        _f("labels", pa.list_(pa.string()), "Labels whose score passed their threshold "
-           "(scheme order)."),
-        _f("scores", SCORE_STRUCT, "Probability per label (calibrated for the model, "
-           "0/1 for rules)."),
-        _f("tagger", pa.string(), "Which tagger decided: model, rules (language not "
-           "covered by the model), or model+rules."),
-        _f("prison_min_years", pa.float64(), "Minimum prison term in years stated by a "
-           "penalty sentence; null if not stated."),
-        _f("prison_max_years", pa.float64(), "Maximum prison term in years; null if not "
-           "stated."),
+        _f(
+            "labels",
+            pa.list_(pa.string()),
+            "Labels whose score passed their threshold (scheme order).",
+        ),
+        _f(
+            "scores",
+            SCORE_STRUCT,
+            "Probability per label (calibrated for the model, 0/1 for rules).",
+        ),
+        _f(
+            "tagger",
+            pa.string(),
+            "Which tagger decided: model, rules (language not "
+            "covered by the model), or model+rules.",
+        ),
+        _f(
+            "prison_min_years",
+            pa.float64(),
+            "Minimum prison term in years stated by a penalty sentence; null if not stated.",
+        ),
+        _f("prison_max_years", pa.float64(), "Maximum prison term in years; null if not stated."),
         _f("prison_life", pa.bool_(), "Life imprisonment is stated."),
         _f("death_penalty", pa.bool_(), "The death penalty is stated."),
         _f("fine_text", pa.string(), "Fine as written, with amount and currency."),
-        _f("countries", pa.list_(pa.string()), "ISO 3166 alpha-2 codes named in the "
-           "sentence."),
+        _f("countries", pa.list_(pa.string()), "ISO 3166 alpha-2 codes named in the sentence."),
         _f("model_version", pa.string(), "Name and version of the model that scored it."),
         _f("schema_version", pa.int32(), "Version of this table's schema.", nullable=False),
     ],
@@ -153,8 +203,7 @@ ENTITIES: Final[pa.Schema] = _schema(
 ANNOTATIONS: Final[pa.Schema] = _schema(
     "annotations",
     [
-        _f("task_id", pa.string(), "Label Studio task id (or gold sentence id).",
-           nullable=False),
+        _f("task_id", pa.string(), "Label Studio task id (or gold sentence id).", nullable=False),
         _f("doc_id", pa.string(), "Document id."),
         _f("sent_id", pa.int32(), "Sentence position in the document."),
         _f("start", pa.int32(), "Start offset into the document text."),

@@ -30,24 +30,26 @@ class FetchSettings(BaseModel):
     concurrency_per_host: int = Field(2, description="Pages fetched at once per host.")
     max_bytes: int = Field(20_000_000, description="Size cap per response; larger is too_large.")
     max_redirects: int = Field(5, description="Redirects followed before redirect_loop.")
-    respect_robots: bool = Field(True, description="Obey robots.txt (never turn off for "
-                                 "sites you do not own).")
-    allowed_schemes: tuple[str, ...] = Field(("http", "https"), description="URL schemes "
-                                             "fetched.")
+    respect_robots: bool = Field(
+        True, description="Obey robots.txt (never turn off for sites you do not own)."
+    )
+    allowed_schemes: tuple[str, ...] = Field(("http", "https"), description="URL schemes fetched.")
     allow_private_addresses: bool = Field(
         False,
         description="Fetch from loopback/private addresses. Off in production; tests that "
         "serve pages from 127.0.0.1 switch it on.",
     )
-    max_error_rate: float = Field(0.5, description="A scrape flow fails when more than this "
-                                  "share of its documents failed.")
+    max_error_rate: float = Field(
+        0.5, description="A scrape flow fails when more than this share of its documents failed."
+    )
 
 
 class TagSettings(BaseModel):
     """How documents are segmented and tagged."""
 
-    batch_documents: int = Field(64, description="Documents per batch (one Parquet part "
-                                 "per table per batch).")
+    batch_documents: int = Field(
+        64, description="Documents per batch (one Parquet part per table per batch)."
+    )
     batch_sentences: int = Field(64, description="Sentences per model forward pass.")
     max_length: int = Field(128, description="Max tokens per sentence with context.")
     backend: str = Field("auto", description="auto, torch, onnx or onnx-int8: model runtime.")
@@ -63,8 +65,9 @@ class Settings(BaseSettings):
     )
 
     out_dir: Path = Field(Path("out"), description="Where Parquet datasets are written.")
-    cache_dir: Path = Field(Path(".cache"), description="Raw-bytes cache, Prefect home, "
-                            "HTTP state.")
+    cache_dir: Path = Field(
+        Path(".cache"), description="Raw-bytes cache, Prefect home, HTTP state."
+    )
     models_dir: Path = Field(Path("models"), description="Folder holding one folder per model.")
     model: str = Field("default", description="Model name under models_dir, or a path.")
     base_model: str = Field(
