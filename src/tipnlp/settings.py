@@ -44,6 +44,22 @@ class FetchSettings(BaseModel):
     )
 
 
+class ScrapeSettings(BaseModel):
+    """How discovered pages become documents (discovery limits, dedup, batching)."""
+
+    part_size: int = Field(64, description="Documents per Parquet part written by ingest.")
+    near_duplicate_threshold: float = Field(
+        0.8, description="Estimated Jaccard similarity (word 5-shingles, MinHash) above which "
+        "a document is recorded as a near duplicate of an earlier one."
+    )
+    minhash_permutations: int = Field(128, description="MinHash permutations (accuracy vs "
+                                      "speed of near-duplicate detection).")
+    max_sitemap_depth: int = Field(3, description="Nested sitemap indexes followed.")
+    max_urls_per_source: int = Field(50_000, description="Discovered URLs kept per source.")
+    page_metadata: bool = Field(True, description="Extract title, author, date and site "
+                                "name from HTML pages.")
+
+
 class TagSettings(BaseModel):
     """How documents are segmented and tagged."""
 
@@ -81,6 +97,7 @@ class Settings(BaseSettings):
     seed: int = Field(13, description="Random seed for training and sampling.")
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     tag: TagSettings = Field(default_factory=TagSettings)
+    scrape: ScrapeSettings = Field(default_factory=ScrapeSettings)
 
     def model_path(self) -> Path:
         """Folder of the configured model (a name under models_dir, or a path)."""
