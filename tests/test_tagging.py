@@ -1,0 +1,124 @@
+"""The tagging stage: parts, offsets, failure rows, resume and the output lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tipnlp import io
+from tipnlp.errors import OutputLockedError
+from tipnlp.settings import Settings
+from tipnlp.tagging import lock_output, pending_parts, split_jsonl, tag_jsonl, tag_parts
+
+
+def _write_docs(path: Path, docs: list[object]) -> Path:
+    lines = [d if isinstance(d, str) else json.dumps(d) for d in docs]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+DOCS = [
+    {"doc_id": "a", "text": "Police arrested two men. They face 12 years in prison.",
+     "title": "Raid", "url": "https://example.org/a", "language": "en", "kind": "news"},
+    {"doc_id": "b", "text": "Nothing to see here. Weather was fine."},
+    {"doc_id": "c", "text": "   "},
+    "this line is not json",
+    {"text": "no id"},
+    {"doc_id": "a", "text": "A repeated id."},
+]
+
+
+def _settings(batch: int = 2) -> Settings:
+    s = Settings()
+    s.tag.batch_documents = batch
+    return s
+
+
+def test_tag_writes_all_tables_with_exact_offsets(tmp_path: Path, fake_components: object) -> None:
+    docs = _write_docs(tmp_path / "docs.jsonl", DOCS)
+    out = tmp_path / "out"
+    summary = tag_jsonl(docs, out, _settings(), comps=fake_components)  # type: ignore[arg-type]
+    documents = {r["doc_id"]: r for r in io.read_table(out, "documents").to_pylist()}
+    sentences = io.read_table(out, "sentences").to_pylist()
+    labels = io.read_table(out, "sentence_labels").to_pylist()
+
+    assert summary.documents == len(DOCS) == len(documents)
+    assert documents["a"]["status"] == "ok" and documents["a"]["n_sentences"] == 2
+    assert documents["c"]["status"] == "empty"
+    statuses = sorted(r["status"] for r in documents.values())
+    assert statuses.count("bad_input") == 2
+    assert statuses.count("duplicate") == 1
+    for row in documents.values():
+        if row["status"] != "ok":
+            assert row["error"], row
+    for s in sentences:
+        assert documents[s["doc_id"]]["text"][s["start"] : s["end"]] == s["text"]
+        assert s["model_version"] == "fake-1"
+    pen = [s for s in sentences if "penalty" in s["labels"]]
+    assert [s["prison_max_years"] for s in pen] == [12.0]
+    assert {(r["doc_id"], r["label"]) for r in labels} == {("a", "arrest"), ("a", "penalty")}
+    assert all(r["source"] == "model" and r["threshold"] == 0.5 for r in labels)
+
+
+def test_rerun_skips_done_parts_and_adds_nothing(tmp_path: Path, fake_components: object) -> None:
+    docs = _write_docs(tmp_path / "docs.jsonl", DOCS)
+    out = tmp_path / "out"
+    first = tag_jsonl(docs, out, _settings(), comps=fake_components)  # type: ignore[arg-type]
+    n_rows = io.read_table(out, "sentences").num_rows
+    second = tag_jsonl(docs, out, _settings(), comps=fake_components)  # type: ignore[arg-type]
+    assert second.parts_done_before == second.parts_total == first.parts_total
+    assert io.read_table(out, "sentences").num_rows == n_rows
+    assert pending_parts(out) == []
+
+
+def test_interrupted_run_resumes_to_the_same_output(
+    tmp_path: Path, fake_components: object
+) -> None:
+    docs = _write_docs(tmp_path / "docs.jsonl", DOCS)
+    clean = tmp_path / "clean"
+    tag_jsonl(docs, clean, _settings(), comps=fake_components)  # type: ignore[arg-type]
+
+    broken = tmp_path / "broken"
+    parts = split_jsonl(docs, broken, 2)
+    tag_parts(parts[:1], broken, fake_components)  # type: ignore[arg-type]
+    (broken / "sentences" / ".part-x.parquet.1.tmp").write_bytes(b"half a file")
+    assert len(pending_parts(broken)) == len(parts) - 1
+    tag_jsonl(docs, broken, _settings(), comps=fake_components)  # type: ignore[arg-type]
+    for table in ("documents", "sentences", "sentence_labels"):
+        a = io.read_table(clean, table).sort_by([("doc_id", "ascending")]).to_pylist()
+        b = io.read_table(broken, table).sort_by([("doc_id", "ascending")]).to_pylist()
+        assert a == b, table
+    assert not list((broken / "sentences").glob(".*.tmp"))
+
+
+def test_second_writer_is_refused(tmp_path: Path) -> None:
+    lock = lock_output(tmp_path)
+    try:
+        with pytest.raises(OutputLockedError, match="another tipnlp run"):
+            lock_output(tmp_path)
+    finally:
+        lock.release()
+    lock_output(tmp_path).release()
+
+
+def test_failing_segmenter_becomes_a_failure_row(tmp_path: Path, fake_components: object) -> None:
+    from tipnlp.tagging import Components
+
+    def explode(text: str, language: str | None = None) -> list[object]:
+        if "boom" in text:
+            raise ValueError("cannot split")
+        return fake_components.segment(text, language)  # type: ignore[attr-defined]
+
+    comps = Components(
+        tagger=fake_components.tagger,  # type: ignore[attr-defined]
+        segment=explode,  # type: ignore[arg-type]
+        extract_penalty=fake_components.extract_penalty,  # type: ignore[attr-defined]
+    )
+    docs = _write_docs(tmp_path / "d.jsonl", [{"doc_id": "x", "text": "boom."},
+                                             {"doc_id": "y", "text": "Fine. Also fine."}])
+    summary = tag_jsonl(docs, tmp_path / "out", _settings(), comps=comps)
+    rows = {r["doc_id"]: r for r in io.read_table(tmp_path / "out", "documents").to_pylist()}
+    assert rows["x"]["status"] == "tag_error" and "cannot split" in rows["x"]["error"]
+    assert rows["y"]["status"] == "ok" and summary.sentences == 2
