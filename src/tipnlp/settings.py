@@ -49,7 +49,7 @@ class ScrapeSettings(BaseModel):
 
     part_size: int = Field(64, description="Documents per Parquet part written by ingest.")
     near_duplicate_threshold: float = Field(
-        0.8, description="Estimated Jaccard similarity (word 5-shingles, MinHash) above which "
+        0.7, description="Estimated Jaccard similarity (word 5-shingles, MinHash) above which "
         "a document is recorded as a near duplicate of an earlier one."
     )
     minhash_permutations: int = Field(128, description="MinHash permutations (accuracy vs "

@@ -1,0 +1,271 @@
+"""Bytes to text: HTML (trafilatura), PDF (pypdf), plain text; language (py3langid).
+
+HTML text is exactly what ``trafilatura.extract(html, include_comments=False)``
+returns (the configuration behind its published benchmark score); metadata
+(title, author, date, site name) comes from trafilatura's metadata helpers
+and htmldate on the same parsed tree.  We call the cheap ones (meta tags,
+JSON-LD, ``<title>``, htmldate without its extensive search) and skip the
+ones we have no column for (categories, tags, licence) and the slow author
+heuristics: this keeps metadata under a tenth of extraction time.
+
+PDF pages are joined with a form feed (``"\\f"``), so the page of a character
+offset is ``text.count("\\f", 0, offset) + 1``; the form feed is whitespace for
+the sentence splitter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tipnlp.errors import ExtractionError
+
+Format = Literal["html", "pdf", "text"]
+
+PAGE_BREAK = "\f"
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_HTML_START = re.compile(
+    rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title|div|p)\b", re.I | re.S
+)
+_MIN_LANGID_CHARS = 20
+#: Characters given to py3langid: plenty for a reliable guess, and bounded cost.
+_LANGID_CHARS = 1000
+_LANGID_LOCK = threading.Lock()
+_langid_loaded = False
+
+# trafilatura logs every discarded page at WARNING; a failure row records it instead.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+logging.getLogger("htmldate").setLevel(logging.ERROR)
+
+
+class ExtractFailure(ExtractionError):
+    """Extraction failed; ``reason`` becomes the document's status."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Extracted:
+    """Text and metadata of one document."""
+
+    text: str
+    format: Format
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None
+    sitename: str | None = None
+    language: str | None = None
+    n_pages: int | None = None
+
+
+def sniff_format(data: bytes, content_type: str | None, name: str | None = None) -> Format | None:
+    """HTML, PDF or plain text from magic bytes, media type and file name; None if binary."""
+    head = data[:1024]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    mtype = (content_type or "").split(";", 1)[0].strip().lower()
+    lname = (name or "").lower().split("?", 1)[0]
+    if mtype in ("text/html", "application/xhtml+xml") or _HTML_START.match(head):
+        return "html"
+    if lname.endswith((".html", ".htm", ".xhtml")) and b"<" in head:
+        return "html"
+    if mtype == "application/pdf" or lname.endswith(".pdf"):
+        return "pdf"  # claims to be a PDF without the magic: pypdf will say what is wrong
+    if b"\x00" in head:
+        return None
+    if mtype.startswith("text/") or not mtype or lname.endswith((".txt", ".text", ".md")):
+        return "text"
+    return None
+
+
+def decode(data: bytes, content_type: str | None = None) -> str:
+    """Decode bytes robustly: declared charset, then UTF-8, then charset detection."""
+    declared = None
+    if content_type and "charset=" in content_type.lower():
+        declared = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
+    if declared is None:
+        m = _META_CHARSET.search(data[:4096])
+        if m:
+            declared = m.group(1).decode("ascii", errors="ignore").lower()
+    if declared:
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is not None:
+        return str(best)
+    return data.decode("utf-8", errors="replace")
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text`` by py3langid; None when too short to tell."""
+    sample = text[:_LANGID_CHARS]
+    if len(sample.strip()) < _MIN_LANGID_CHARS:
+        return None
+    lang, _score = _langid().classify(sample)
+    return str(lang)
+
+
+def _langid() -> Any:
+    """py3langid with its model loaded exactly once, even when threads race."""
+    global _langid_loaded
+    import py3langid
+
+    if not _langid_loaded:
+        with _LANGID_LOCK:
+            if not _langid_loaded:
+                py3langid.classify("load the model")
+                _langid_loaded = True
+    return py3langid
+
+
+def warm_up() -> None:
+    """Load the language model now (about a second), e.g. in a thread while fetching."""
+    _langid()
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = " ".join(str(value).split())
+    return s or None
+
+
+def extract_html(
+    data: bytes | str,
+    url: str | None = None,
+    *,
+    metadata: bool = True,
+    content_type: str | None = None,
+) -> Extracted:
+    """Main text and metadata of an HTML page; ``ExtractFailure('empty')`` if no text."""
+    from trafilatura import bare_extraction
+    from trafilatura.utils import load_html
+
+    html = decode(data, content_type) if isinstance(data, bytes) else data
+    tree = load_html(html)
+    if tree is None:
+        raise ExtractFailure("empty", "not parseable as HTML")
+    result = bare_extraction(tree, url=url, include_comments=False, with_metadata=False)
+    text = (getattr(result, "text", None) or "") if result is not None else ""
+    text = text.strip()
+    if not text:
+        raise ExtractFailure("empty", "no main text found in the page")
+    out = Extracted(text=text, format="html")
+    if metadata:
+        _page_metadata(tree, url, out)
+    return out
+
+
+def _page_metadata(tree: Any, url: str | None, out: Extracted) -> None:
+    """Fill title, author, date and site name from the parsed page (best effort)."""
+    from htmldate import find_date
+    from trafilatura.metadata import (
+        examine_meta,
+        extract_meta_json,
+        extract_sitename,
+        extract_title,
+    )
+
+    try:
+        meta = examine_meta(tree)
+        # trafilatura's JSON-LD parser is lenient but not infallible
+        with contextlib.suppress(Exception):
+            meta = extract_meta_json(tree, meta)
+        out.title = _clean(meta.title) or _clean(extract_title(tree))
+        author = _clean(meta.author)
+        out.author = author if author and " " in author else None
+        out.sitename = _clean(meta.sitename) or _clean(extract_sitename(tree))
+        out.published = find_date(tree, extensive_search=False, original_date=True, url=url)
+    except Exception:  # metadata is optional: never lose the text over it
+        return
+
+
+def extract_pdf(data: bytes) -> Extracted:
+    """Text of a PDF, pages separated by ``PAGE_BREAK``; title/author from its info."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ExtractFailure("encrypted", "PDF is encrypted")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        info = reader.metadata
+    except ExtractFailure:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ExtractFailure("bad_input", f"unreadable PDF ({exc})") from None
+    text = PAGE_BREAK.join(pages)
+    if not text.replace(PAGE_BREAK, "").strip():
+        raise ExtractFailure("empty", "PDF has no extractable text (scanned?)")
+    out = Extracted(text=text, format="pdf", n_pages=len(pages))
+    if info is not None:
+        out.title = _clean(info.title)
+        out.author = _clean(info.author)
+        try:
+            created = info.creation_date
+        except (ValueError, TypeError):
+            created = None
+        out.published = created.date().isoformat() if created else None
+    return out
+
+
+def extract_text(data: bytes, content_type: str | None = None) -> Extracted:
+    """A plain-text file as is (decoded, newlines normalised); title = first short line."""
+    text = decode(data, content_type).replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    if not text.strip():
+        raise ExtractFailure("empty", "text file is empty")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return Extracted(text=text, format="text", title=first if len(first) <= 200 else None)
+
+
+def extract_bytes(
+    data: bytes,
+    *,
+    content_type: str | None = None,
+    name: str | None = None,
+    url: str | None = None,
+    metadata: bool = True,
+    language: str | None = None,
+) -> Extracted:
+    """Dispatch on the format; detect the language unless ``language`` is given.
+
+    Raises ``ExtractFailure`` with reason ``not_text``, ``empty``, ``bad_input``
+    or ``encrypted``.
+    """
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ExtractFailure("bad_input", f"broken gzip data ({exc})") from None
+        if name and name.lower().endswith(".gz"):
+            name = name[:-3]
+    if not data.strip():
+        raise ExtractFailure("empty", "no bytes")
+    fmt = sniff_format(data, content_type, name)
+    if fmt is None:
+        raise ExtractFailure("not_text", f"binary content ({content_type or 'unknown type'})")
+    if fmt == "pdf":
+        out = extract_pdf(data)
+    elif fmt == "html":
+        out = extract_html(data, url, metadata=metadata, content_type=content_type)
+    else:
+        out = extract_text(data, content_type)
+    out.language = language or detect_language(out.text)
+    return out
