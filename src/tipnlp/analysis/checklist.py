@@ -85,6 +85,7 @@ _CONSENT = (
     r"|not (be )?taken into account)"
     r"|(irrespective|regardless|whether or not|notwithstanding|even with)[^.;]{0,80}consent"
     r"|with or without[^.;]{0,40}consent"
+    r"|(irrelevant|immaterial)[^.;]{0,80}consent"
 )
 _CHILD = (
     r"\bchild|\bminor|(under|below|not attained) the age of (18|eighteen)"
