@@ -1,0 +1,402 @@
+"""The rules-only tagger: spaCy ``Matcher`` patterns read from YAML, one file per label.
+
+This is the baseline every model must beat, and a source of features
+(``rule_hits``) and of fallback labels.  Patterns live in
+``tipnlp/nlp/patterns/<label>.yaml`` so a legal expert can read and extend
+them without touching Python; ``patterns/context.yaml`` lists what makes a
+text *about human trafficking* and the hard negatives (drug, arms, wildlife
+trafficking; migrant smuggling) that must not count (labels.md, case 6).
+
+Phrase syntax (compiled to spaCy ``Matcher`` token patterns, case-insensitive,
+matched on the tokens of ``spacy.blank("xx")``):
+
+* ``shall be punished`` - these words in this order;
+* ``traffick*`` - a word starting with "traffick"; ``*emprisonnement`` - ending with it;
+* ``arrest|detain*`` - any of the alternatives;
+* ``official?`` - an optional word;
+* ``~3`` - up to three words of anything;
+* ``#`` - a number.
+
+A provision label fires when one of its phrases matches and the sentence is not
+about a hard negative.  An enforcement signal (``requires_context: true`` in
+its file) fires only in a trafficking context: the sentence, its document
+title, the previous sentence, or earlier sentences of the same document (items
+passed in order whose ``prev`` chains to the item before) mention trafficking.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Final
+
+import spacy
+import yaml
+from spacy.language import Language
+from spacy.matcher import Matcher
+from spacy.tokens import Doc
+
+from tipnlp.errors import TipnlpError
+from tipnlp.labels import LABELS, SIGNAL_LABELS
+from tipnlp.nlp.types import Prediction, SentenceInput
+
+__all__ = [
+    "RULES_VERSION",
+    "LabelRules",
+    "RuleTagger",
+    "compile_phrase",
+    "load_rules",
+    "negative_context",
+    "rule_hits",
+    "trafficking_context",
+]
+
+#: Stored as ``model_version`` with every row the rule tagger labels.
+RULES_VERSION: Final[str] = "rules-v1"
+
+#: Pseudo-labels used for the context patterns in ``context.yaml``.
+_POSITIVE: Final[str] = "_trafficking"
+_GENERIC: Final[str] = "_generic"
+_NEGATIVE: Final[str] = "_negative"
+
+#: How many words ``~`` may skip when no number is given.
+_DEFAULT_GAP: Final[int] = 3
+
+
+class PatternError(TipnlpError):
+    """A pattern file is missing, not YAML, or holds a phrase we cannot compile."""
+
+
+@dataclass(frozen=True)
+class LabelRules:
+    """The parsed content of one ``patterns/<label>.yaml`` file."""
+
+    label: str
+    requires_context: bool
+    phrases: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass
+class _Rule:
+    """One compiled phrase: its own ``Matcher`` and the words that must occur.
+
+    spaCy's ``Matcher`` costs time per pattern and token, so each phrase gets
+    its own matcher and runs only when one of its ``anchors`` (the literal
+    words of its most selective required word) occurs in the lower-cased text.
+    """
+
+    key: str
+    phrase: str
+    anchors: tuple[str, ...]
+    matcher: Matcher
+
+
+@dataclass
+class _Compiled:
+    """Every compiled phrase (labels, ``!label`` exclusions, context)."""
+
+    rules: list[_Rule] = field(default_factory=list)
+    #: anchor string -> indices of the rules it unlocks.
+    by_anchor: dict[str, list[int]] = field(default_factory=dict)
+    #: rules without any anchor (always run).
+    always: list[int] = field(default_factory=list)
+
+
+def _token_spec(word: str) -> dict[str, Any]:
+    """Turn one phrase word into a spaCy token pattern (see module docstring)."""
+    optional = word.endswith("?") and len(word) > 1
+    if optional:
+        word = word[:-1]
+    spec: dict[str, Any]
+    if word == "#":
+        spec = {"LIKE_NUM": True}
+    else:
+        alts = [a for a in word.lower().split("|") if a]
+        if not alts:
+            raise PatternError(f"empty word in phrase element {word!r}")
+        if any("*" in a for a in alts):
+            parts = []
+            for a in alts:
+                core = re.escape(a.strip("*"))
+                prefix = "" if a.startswith("*") else "^"
+                suffix = "" if a.endswith("*") else "$"
+                parts.append(f"{prefix}{core}{suffix}")
+            spec = {"LOWER": {"REGEX": "|".join(f"(?:{p})" for p in parts)}}
+        elif len(alts) == 1:
+            spec = {"LOWER": alts[0]}
+        else:
+            spec = {"LOWER": {"IN": alts}}
+    if optional:
+        spec["OP"] = "?"
+    return spec
+
+
+def compile_phrase(phrase: str, tokenizer: Any) -> list[dict[str, Any]]:
+    """Compile one phrase of the pattern syntax into a ``Matcher`` token pattern.
+
+    Plain words are run through ``tokenizer`` so that "non-punishment" or
+    "trafficking-related" match however the tokenizer splits them.
+    """
+    pattern: list[dict[str, Any]] = []
+    for word in phrase.split():
+        gap = re.fullmatch(r"~(\d*)", word)
+        if gap:
+            n = int(gap.group(1) or _DEFAULT_GAP)
+            pattern.append({"OP": f"{{0,{n}}}"})
+            continue
+        special = any(c in word for c in "*|?#")
+        pieces = [word] if special else [t.text for t in tokenizer(word)]
+        pattern.extend(_token_spec(p) for p in pieces)
+    if not pattern or all(set(p) == {"OP"} for p in pattern):
+        raise PatternError(f"phrase {phrase!r} has no words")
+    return pattern
+
+
+def _anchors(phrase: str) -> tuple[str, ...]:
+    """The literal alternatives of the phrase's most selective required word.
+
+    A text can only match the phrase if it contains one of these strings
+    (lower-cased), which makes a cheap pre-filter before the ``Matcher``.
+    """
+    best: tuple[str, ...] = ()
+    best_len = 0
+    for word in phrase.split():
+        if word.startswith("~") or word == "#" or (word.endswith("?") and len(word) > 1):
+            continue
+        alts = tuple(a.strip("*") for a in word.lower().split("|") if a.strip("*"))
+        if not alts:
+            continue
+        shortest = min(len(a) for a in alts)
+        if shortest > best_len:
+            best, best_len = alts, shortest
+    return best
+
+
+def _as_phrases(value: Any, where: str) -> tuple[str, ...]:
+    """Flatten a phrases block: a list, or a mapping language -> list."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    if isinstance(value, dict):
+        out: list[str] = []
+        for lang, items in value.items():
+            out.extend(_as_phrases(items, f"{where}.{lang}"))
+        return tuple(out)
+    raise PatternError(f"{where}: expected a list of phrases, got {type(value).__name__}")
+
+
+def _read_yaml(name: str) -> dict[str, Any]:
+    """Read a packaged pattern file (package data, not a data table)."""
+    ref = resources.files("tipnlp.nlp") / "patterns" / name
+    try:
+        data = yaml.safe_load(ref.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PatternError(f"pattern file patterns/{name} is missing") from exc
+    except yaml.YAMLError as exc:
+        raise PatternError(f"pattern file patterns/{name} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PatternError(f"pattern file patterns/{name} must hold a mapping")
+    return data
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> dict[str, LabelRules]:
+    """Load every label's rules, in scheme order; fails naming the bad file."""
+    out: dict[str, LabelRules] = {}
+    for label in LABELS:
+        data = _read_yaml(f"{label}.yaml")
+        if data.get("label", label) != label:
+            raise PatternError(f"patterns/{label}.yaml declares label {data.get('label')!r}")
+        out[label] = LabelRules(
+            label=label,
+            requires_context=bool(data.get("requires_context", label in SIGNAL_LABELS)),
+            phrases=_as_phrases(data.get("phrases"), f"{label}.phrases"),
+            exclude=_as_phrases(data.get("exclude"), f"{label}.exclude"),
+            description=str(data.get("description", "")).strip(),
+        )
+    return out
+
+
+@lru_cache(maxsize=1)
+def _context_phrases() -> dict[str, tuple[str, ...]]:
+    """Trafficking, generic and hard-negative phrases from ``context.yaml``."""
+    data = _read_yaml("context.yaml")
+    return {
+        _POSITIVE: _as_phrases(data.get("trafficking"), "context.trafficking"),
+        _GENERIC: _as_phrases(data.get("generic"), "context.generic"),
+        _NEGATIVE: _as_phrases(data.get("negative"), "context.negative"),
+    }
+
+
+@lru_cache(maxsize=1)
+def _nlp() -> Language:
+    """The shared tokenizer for rules: multi-language, so one pattern set serves all."""
+    nlp = spacy.blank("xx")
+    nlp.max_length = 5_000_000
+    return nlp
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> _Compiled:
+    """Compile every label's, exclusion's and context's phrases."""
+    nlp = _nlp()
+    comp = _Compiled()
+    groups: list[tuple[str, Iterable[str]]] = []
+    for label, rules in load_rules().items():
+        groups.append((label, rules.phrases))
+        groups.append((f"!{label}", rules.exclude))
+    groups.extend(_context_phrases().items())
+    for key, phrases in groups:
+        for phrase in phrases:
+            matcher = Matcher(nlp.vocab, validate=True)
+            try:
+                matcher.add(key, [compile_phrase(phrase, nlp.tokenizer)])
+            except PatternError:
+                raise
+            except Exception as exc:  # spaCy's validation error names the field
+                raise PatternError(f"cannot compile {key} phrase {phrase!r}: {exc}") from exc
+            rule = _Rule(key, phrase, _anchors(phrase), matcher)
+            index = len(comp.rules)
+            comp.rules.append(rule)
+            if not rule.anchors:
+                comp.always.append(index)
+            for anchor in rule.anchors:
+                comp.by_anchor.setdefault(anchor, []).append(index)
+    return comp
+
+
+def _all_hits(text: str) -> dict[str, list[str]]:
+    """Every matched phrase, grouped by key (labels, ``!label`` exclusions, context)."""
+    if not text:
+        return {}
+    lowered = text.lower()
+    comp = _compiled()
+    candidates = set(comp.always)
+    for anchor, indices in comp.by_anchor.items():
+        if anchor in lowered:
+            candidates.update(indices)
+    doc: Doc | None = None
+    out: dict[str, list[str]] = {}
+    for index in sorted(candidates):
+        rule = comp.rules[index]
+        found = out.get(rule.key)
+        if found is not None and rule.phrase in found:
+            continue
+        if doc is None:
+            doc = _nlp().make_doc(text)
+        if rule.matcher(doc):
+            out.setdefault(rule.key, []).append(rule.phrase)
+    return out
+
+
+def _context_flags(hits: dict[str, list[str]]) -> tuple[bool, bool]:
+    """(about trafficking, about a hard negative) from context hits."""
+    positive = bool(hits.get(_POSITIVE))
+    negative = bool(hits.get(_NEGATIVE))
+    generic = bool(hits.get(_GENERIC))
+    about = positive or (generic and not negative)
+    return about, negative and not positive
+
+
+def rule_hits(text: str) -> dict[str, list[str]]:
+    """Which label phrases match ``text`` (exclusions applied; no context check).
+
+    Returns ``{label: [phrase, ...]}`` for labels with at least one match, for
+    use as model features or to explain a rule decision.
+    """
+    hits = _all_hits(text)
+    return {label: hits[label] for label in LABELS if hits.get(label) and not hits.get(f"!{label}")}
+
+
+def trafficking_context(text: str) -> bool:
+    """Whether ``text`` is about human trafficking in the Palermo sense.
+
+    True for specific terms (human trafficking, forced labour, slavery, sexual
+    exploitation, trata de personas ...), and for a bare "trafficking" unless
+    the text names a hard negative (drug, arms, wildlife trafficking, migrant
+    smuggling) without any specific term.
+    """
+    about, _negative = _context_flags(_all_hits(text))
+    return about
+
+
+def negative_context(text: str) -> bool:
+    """Whether ``text`` is about a hard negative and not about human trafficking."""
+    _about, negative = _context_flags(_all_hits(text))
+    return negative
+
+
+class RuleTagger:
+    """Labels sentences with the YAML rules; implements the ``Tagger`` protocol.
+
+    Scores are 0 or 1 per label (scheme order) with thresholds of 0.5; every
+    chosen label's source is ``"rule"``.
+    """
+
+    version: str = RULES_VERSION
+
+    def __init__(self) -> None:
+        self.rules = load_rules()
+        _compiled()  # fail early, naming a bad pattern file
+        self.thresholds = dict.fromkeys(LABELS, 0.5)
+
+    def predict(self, items: Sequence[SentenceInput]) -> list[Prediction]:
+        """Return one prediction per item, in order.
+
+        Items passed in document order carry context forward: when an item's
+        ``prev`` is the previous item's text (and the title is the same), a
+        trafficking mention earlier in the document still counts.
+        """
+        out: list[Prediction] = []
+        doc_about = False
+        prev_item: SentenceInput | None = None
+        title_cache: dict[str, tuple[bool, bool]] = {}
+        for item in items:
+            same_doc = (
+                prev_item is not None
+                and item.prev is not None
+                and item.prev == prev_item.text
+                and item.title == prev_item.title
+            )
+            if not same_doc:
+                doc_about = False
+            hits = _all_hits(item.text)
+            about, negative = _context_flags(hits)
+            title_about = title_negative = False
+            if item.title:
+                if item.title not in title_cache:
+                    title_cache[item.title] = _context_flags(_all_hits(item.title))
+                title_about, title_negative = title_cache[item.title]
+            prev_about = False
+            if item.prev and not same_doc:
+                prev_about = _context_flags(_all_hits(item.prev))[0]
+            in_context = about or title_about or prev_about or doc_about
+            suppressed = negative or (title_negative and not about)
+            labels: list[str] = []
+            for label, rules in self.rules.items():
+                if not hits.get(label) or hits.get(f"!{label}") or suppressed:
+                    continue
+                if rules.requires_context and not in_context:
+                    continue
+                labels.append(label)
+            scores = {label: (1.0 if label in labels else 0.0) for label in LABELS}
+            out.append(
+                Prediction(
+                    scores=scores,
+                    labels=labels,
+                    thresholds=dict(self.thresholds),
+                    sources=dict.fromkeys(labels, "rule"),
+                    tagger="rules",
+                )
+            )
+            doc_about = doc_about or about or title_about or prev_about
+            prev_item = item
+        return out
