@@ -252,16 +252,23 @@ def _signals(con: duckdb.DuckDBPyConnection, max_evidence: int, top_countries: i
             "folder.</p></section>"
         )
     months = sorted({r["month"] for r in monthly if r["month"] is not None})
-    over_time = go.Figure()
-    for label in SIGNAL_LABELS:
-        points = {r["month"]: r["n_sentences"] for r in monthly if r["label"] == label}
-        over_time.add_trace(go.Bar(x=months, y=[points.get(m, 0) for m in months], name=label))
-    over_time.update_layout(
-        barmode="group",
-        title="Signal sentences per month (all countries)",
-        xaxis={"title": "month", "type": "category"},
-        yaxis_title="sentences",
-    )
+    if months:
+        over_time = go.Figure()
+        for label in SIGNAL_LABELS:
+            points = {r["month"]: r["n_sentences"] for r in monthly if r["label"] == label}
+            over_time.add_trace(go.Bar(x=months, y=[points.get(m, 0) for m in months], name=label))
+        over_time.update_layout(
+            barmode="group",
+            title="Signal sentences per month (all countries)",
+            xaxis={"title": "month", "type": "category"},
+            yaxis_title="sentences",
+        )
+        time_chart = _figure_html(over_time, "chart-signals-time")
+    else:
+        time_chart = (
+            '<p class="empty" id="chart-signals-time">No publication or fetch dates, so no '
+            "chart over time.</p>"
+        )
     by_country = _rows(
         con,
         f"""
@@ -311,7 +318,7 @@ def _signals(con: duckdb.DuckDBPyConnection, max_evidence: int, top_countries: i
         '<p class="note">From news, press releases and reports. A sentence counts for the '
         "countries it names, else for its document's countries; its month is the "
         "publication month, else the month it was fetched.</p>"
-        + _figure_html(over_time, "chart-signals-time")
+        + time_chart
         + _figure_html(rates, "chart-signals-country")
         + "<details><summary>Counts and rates by country</summary>"
         "<table><thead><tr><th>country</th><th>label</th><th>sentences</th><th>documents</th>"
@@ -351,18 +358,26 @@ def _penalties(con: duckdb.DuckDBPyConnection, max_evidence: int) -> str:
             "</section>"
         )
     names, bases, lengths, texts = [], [], [], []
+    his = [r["hi"] for r in ranges if r["hi"] is not None]
+    axis_end = max([*his, 20.0]) + 5.0
+    marks_x, marks_y, marks_text = [], [], []
     for r in ranges:
         extra = [w for w, flag in (("life", r["life"]), ("death", r["death"])) if flag]
-        names.append(str(r["jurisdiction"]) + (f" ({', '.join(extra)})" if extra else ""))
+        name = str(r["jurisdiction"])
+        names.append(name)
         hi = r["hi"] if r["hi"] is not None else 0.0
         lo = r["lo"] if r["lo"] is not None else 0.0
         bases.append(min(lo, hi))
-        lengths.append(max(hi - lo, 0.25))
+        lengths.append(max(hi - lo, 0.0))
         texts.append(
-            f"{r['jurisdiction']}: {lo:g} to {hi:g} years"
+            f"{name}: {lo:g} to {hi:g} years"
             + (f"; {', '.join(extra)}" if extra else "")
             + f" ({r['n']} sentences)"
         )
+        if extra:
+            marks_x.append(axis_end)
+            marks_y.append(name)
+            marks_text.append(" + ".join(extra))
     fig = go.Figure(
         go.Bar(
             y=names,
@@ -372,12 +387,28 @@ def _penalties(con: duckdb.DuckDBPyConnection, max_evidence: int) -> str:
             hovertext=texts,
             hoverinfo="text",
             marker_color="#cf222e",
+            name="prison term (years)",
         )
     )
+    if marks_x:
+        fig.add_trace(
+            go.Scatter(
+                x=marks_x,
+                y=marks_y,
+                mode="markers+text",
+                text=marks_text,
+                textposition="middle left",
+                marker={"symbol": "triangle-right", "size": 12, "color": "#6e7781"},
+                name="life imprisonment / death penalty",
+                hoverinfo="text",
+            )
+        )
     fig.add_vline(x=4, line_dash="dash", line_color="#57606a", annotation_text="4 years")
     fig.update_layout(
-        title="Prison terms stated by each jurisdiction's laws (lowest minimum to highest maximum)",
-        xaxis_title="years",
+        title="Prison terms stated by each jurisdiction's laws (lowest minimum, 0 where none "
+        "is stated, to highest maximum)",
+        xaxis={"title": "years", "range": [0, axis_end + 1]},
+        showlegend=bool(marks_x),
         height=max(300, 40 * len(names) + 120),
     )
     top = _rows(
