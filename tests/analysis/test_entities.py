@@ -64,6 +64,9 @@ def test_aliases_and_demonyms(text: str, codes: list[str]) -> None:
         "Michael Jordan and Chad Smith spoke.",
         "Latin American and South American migrants.",
         "Raids in Atlanta, Georgia and in New Mexico.",
+        "Agents in Moultrie, Georgia found the workers.",
+        "Brothels in Alabama, Florida, Georgia and Louisiana.",
+        "Crimes in Indian Country.",
         "He bought ice and told us.",
         "The States Parties shall cooperate.",
     ],
@@ -75,6 +78,7 @@ def test_false_positives_are_avoided(text: str) -> None:
 def test_country_names_still_found_next_to_lowercase_words() -> None:
     assert countries_in("Refugees in Jordan and in Chad were recruited.") == ["JO", "TD"]
     assert countries_in("Border guards in Georgia detained them.") == ["GE"]
+    assert countries_in("Victims from Russia, Georgia and Ukraine.") == ["GE", "RU", "UA"]
 
 
 def test_agencies_and_instruments() -> None:

@@ -24,8 +24,10 @@ Known ambiguities, kept simple and documented in ``docs/analysis.md``:
 * Some longer phrases are *blockers*: they win the longest-match contest
   and then produce nothing ("Latin America", "New Mexico", "New South Wales",
   "Indian Ocean", "Atlanta, Georgia", "District of Georgia", ...).
-* "Georgia" alone is the country (GE); US-state uses are only caught by the
-  blockers above.
+* "Georgia" is the country (GE) unless it reads as the US state: another US
+  state within three words ("Alabama, Florida, Georgia"), "Town, Georgia"
+  where the town is not a country, or a blocker ("Atlanta, Georgia",
+  "District of Georgia").
 * "Chad" and "Jordan" are dropped when a neighbouring word is capitalised
   (a personal name such as "Michael Jordan" or "Chad Smith").
 * Bare "Congo" is the Republic of the Congo (CG), as in ISO 3166; "DRC",
@@ -340,6 +342,9 @@ BLOCKERS: Final[tuple[str, ...]] = (
     "Georgia Bureau of Investigation",
     "Georgia General Assembly",
     "Official Code of Georgia",
+    "Indian Country",
+    "US Open",
+    "U.S. Open",
     "Jordan River",
     "Lake Chad",
     "French fries",
@@ -497,6 +502,57 @@ INSTRUMENTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
 #: Country names that are also given names: dropped next to another capitalised word.
 _NAME_LIKE: Final[frozenset[str]] = frozenset({"Chad", "Jordan"})
 
+#: US states (single-word names and the last word of two-word ones): next to "Georgia"
+#: they mean the US state, not the country.
+_US_STATES: Final[frozenset[str]] = frozenset(
+    [
+        "Alabama",
+        "Alaska",
+        "Arizona",
+        "Arkansas",
+        "California",
+        "Colorado",
+        "Connecticut",
+        "Delaware",
+        "Florida",
+        "Hawaii",
+        "Idaho",
+        "Illinois",
+        "Indiana",
+        "Iowa",
+        "Kansas",
+        "Kentucky",
+        "Louisiana",
+        "Maine",
+        "Maryland",
+        "Massachusetts",
+        "Michigan",
+        "Minnesota",
+        "Mississippi",
+        "Missouri",
+        "Montana",
+        "Nebraska",
+        "Nevada",
+        "Hampshire",
+        "York",
+        "Carolina",
+        "Dakota",
+        "Ohio",
+        "Oklahoma",
+        "Oregon",
+        "Pennsylvania",
+        "Island",
+        "Tennessee",
+        "Texas",
+        "Utah",
+        "Vermont",
+        "Virginia",
+        "Washington",
+        "Wisconsin",
+        "Wyoming",
+    ]
+)
+
 #: Capitalised words that may precede a country name at a sentence start.
 _FUNCTION_WORDS: Final[frozenset[str]] = frozenset(
     {"In", "From", "To", "And", "Of", "The", "For", "With", "Both", "Neighbouring", "Like"}
@@ -596,6 +652,24 @@ def _looks_like_person(doc: Doc, span: Span) -> bool:
     )
 
 
+def _looks_like_us_state(doc: Doc, span: Span, country_ends: set[int]) -> bool:
+    """True when "Georgia" reads as the US state.
+
+    That is when another US state is named within three words ("Alabama,
+    Florida, Georgia") or it follows "Town," ("Moultrie, Georgia") where the
+    town is not itself a country ("Russia, Georgia and Ukraine" stays GE).
+    """
+    if span.text.lower() != "georgia":
+        return False
+    window = doc[max(0, span.start - 3) : min(len(doc), span.end + 3)]
+    if any(tok.text in _US_STATES for tok in window):
+        return True
+    if span.start >= 2 and doc[span.start - 1].text == ",":
+        before = doc[span.start - 2]
+        return before.is_title and before.is_alpha and before.i + 1 not in country_ends
+    return False
+
+
 def find_entities(text: str) -> list[Entity]:
     """Countries, agencies and instruments named in ``text``, in text order.
 
@@ -607,10 +681,16 @@ def find_entities(text: str) -> list[Entity]:
         return []
     gaz = _gazetteer()
     doc = gaz.nlp.make_doc(text)
+    spans = gaz.spans(doc)
+    country_ends = {sp.end for sp in spans if gaz.meaning[sp.label][0] == COUNTRY}
     out: list[Entity] = []
-    for span in gaz.spans(doc):
+    for span in spans:
         etype, code = gaz.meaning[span.label]
-        if etype == _BLOCK or (etype == COUNTRY and _looks_like_person(doc, span)):
+        if etype == _BLOCK:
+            continue
+        if etype == COUNTRY and (
+            _looks_like_person(doc, span) or _looks_like_us_state(doc, span, country_ends)
+        ):
             continue
         out.append(Entity(span.start_char, span.end_char, span.text, etype, code))
     return out
