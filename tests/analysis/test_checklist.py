@@ -148,6 +148,17 @@ def test_penalty_evidence_is_highest_first(tmp_path: Path, make_out: Any) -> Non
             "definition_means",
             "no",
         ),
+        (
+            "This Act on the recruitment of persons for exploitation came into force in 2005.",
+            "definition_means",
+            "no",
+        ),
+        (
+            "Recruiting a person by force for exploitation while an order is in force is an "
+            "offence.",
+            "definition_means",
+            "yes",
+        ),
     ],
 )
 def test_cue_patterns(tmp_path: Path, make_out: Any, text: str, key: str, expected: str) -> None:

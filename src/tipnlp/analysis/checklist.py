@@ -53,7 +53,9 @@ class Criterion:
     """One column of the checklist.
 
     A sentence is evidence when it carries one of ``labels`` and matches
-    every regular expression in ``cues`` (RE2 syntax, case-insensitive).
+    every regular expression in ``cues`` (RE2 syntax, case-insensitive),
+    after the phrases matching ``ignore`` are blanked out ("in force" is
+    not the means "force").
     """
 
     key: str
@@ -61,6 +63,7 @@ class Criterion:
     instrument: str
     labels: tuple[str, ...]
     cues: tuple[str, ...] = ()
+    ignore: str | None = None
 
 
 _ACT = (
@@ -117,6 +120,7 @@ CRITERIA: Final[tuple[Criterion, ...]] = (
         "Palermo Protocol art. 3(a)",
         CORE_LABELS,
         (_MEANS,),
+        ignore=r"\b(in|into|remain in|enter into) force\b|\bforce of law\b",
     ),
     Criterion(
         "definition_purpose",
@@ -185,7 +189,8 @@ def _list(values: tuple[str, ...]) -> str:
 def _hits_select(c: Criterion) -> str:
     """The SELECT that lists one criterion's evidence sentences (constant regexes)."""
     cond = [f"list_has_any(labels, {_list(c.labels)})"]
-    cond += [f"regexp_matches(text, {_q(cue)}, 'i')" for cue in c.cues]
+    text = f"regexp_replace(text, {_q(c.ignore)}, ' ', 'gi')" if c.ignore else "text"
+    cond += [f"regexp_matches({text}, {_q(cue)}, 'i')" for cue in c.cues]
     return (
         f"SELECT {_q(c.key)} AS criterion, jurisdiction, doc_id, sent_id, text, url, "
         f"NULL::DOUBLE AS years, NULL::DOUBLE AS rank_years, false AS life, false AS death "
