@@ -13,7 +13,8 @@ matched on the tokens of ``spacy.blank("xx")``):
 * ``shall be punished`` - these words in this order;
 * ``traffick*`` - a word starting with "traffick"; ``*emprisonnement`` - ending with it;
 * ``arrest|detain*`` - any of the alternatives;
-* ``official?`` - an optional word;
+* ``official?`` - an optional word; ``organi?ation`` - "organisation" or
+  "organization" (the letter before an inner ``?`` is optional);
 * ``~3`` - up to three words of anything;
 * ``#`` - a number.
 
@@ -22,6 +23,9 @@ about a hard negative.  An enforcement signal (``requires_context: true`` in
 its file) fires only in a trafficking context: the sentence, its document
 title, the previous sentence, or earlier sentences of the same document (items
 passed in order whose ``prev`` chains to the item before) mention trafficking.
+A label file may also say which document kinds it ``applies_to``: enforcement
+signals are reports of practice, so they do not fire inside a statute or
+treaty; a kind no file names (or None) restricts nothing.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
 from tipnlp.errors import TipnlpError
-from tipnlp.labels import LABELS, SIGNAL_LABELS
+from tipnlp.labels import LABELS, PROVISION_LABELS, SIGNAL_LABELS
 from tipnlp.nlp.types import Prediction, SentenceInput
 
 __all__ = [
@@ -79,6 +83,8 @@ class LabelRules:
     phrases: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     description: str = ""
+    #: Document kinds the label applies to (``SentenceInput.kind``); empty: all.
+    applies_to: tuple[str, ...] = ()
 
 
 @dataclass
@@ -119,10 +125,11 @@ def _token_spec(word: str) -> dict[str, Any]:
         alts = [a for a in word.lower().split("|") if a]
         if not alts:
             raise PatternError(f"empty word in phrase element {word!r}")
-        if any("*" in a for a in alts):
+        if any("*" in a or "?" in a for a in alts):
             parts = []
             for a in alts:
-                core = re.escape(a.strip("*"))
+                # "organi?ation": the letter before an inner "?" is optional.
+                core = "".join("?" if c == "?" else re.escape(c) for c in a.strip("*"))
                 prefix = "" if a.startswith("*") else "^"
                 suffix = "" if a.endswith("*") else "$"
                 parts.append(f"{prefix}{core}{suffix}")
@@ -168,8 +175,13 @@ def _anchors(phrase: str) -> tuple[str, ...]:
     for word in phrase.split():
         if word.startswith("~") or word == "#" or (word.endswith("?") and len(word) > 1):
             continue
-        alts = tuple(a.strip("*") for a in word.lower().split("|") if a.strip("*"))
-        if not alts:
+        # The literal part of each alternative: "organi?ation" -> "ation".
+        alts = tuple(
+            max(re.split(r".\?", a.strip("*")), key=len)
+            for a in word.lower().split("|")
+            if a.strip("*")
+        )
+        if not alts or not all(alts):
             continue
         shortest = min(len(a) for a in alts)
         if shortest > best_len:
@@ -221,6 +233,7 @@ def load_rules() -> dict[str, LabelRules]:
             phrases=_as_phrases(data.get("phrases"), f"{label}.phrases"),
             exclude=_as_phrases(data.get("exclude"), f"{label}.exclude"),
             description=str(data.get("description", "")).strip(),
+            applies_to=_as_phrases(data.get("applies_to"), f"{label}.applies_to"),
         )
     return out
 
@@ -334,6 +347,42 @@ def negative_context(text: str) -> bool:
     return negative
 
 
+_LIST_ITEM_RE: Final[re.Pattern[str]] = re.compile(
+    r"^[-–—•·\s]*(?:\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})\)|(?:\d{1,3}|[a-z])[.)]\s|[IVXLC]{1,6}[.)]?\s*[-–.]\s|[-–•·]\s)"
+)
+_OPEN_END_RE: Final[re.Pattern[str]] = re.compile(
+    r"(?:[:—–,;]|-{1,2}|\b(?:means|includes|include|following|or|and|if|who|where|to|of|by|the|a|when|cuando|que|si|ou|et|o|y|e))\s*$",
+    re.IGNORECASE,
+)
+
+
+_HEADING_VERB_RE: Final[re.Pattern[str]] = re.compile(
+    r"\b(?:shall|must|may|is|are|was|were|will|means|has|have|includes?|constitutes?|será|est|é)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_heading(text: str) -> bool:
+    """A short line that names a topic (labels.md: a heading alone is none)."""
+    words = text.split()
+    if len(words) > 8 or not words or text.rstrip()[-1:] in ",;:—–-":
+        return False
+    if text.lstrip()[:1].islower():
+        return False
+    return _HEADING_VERB_RE.search(text) is None
+
+
+def _continues(text: str) -> bool:
+    """Whether ``text`` continues the previous piece: a list item or a wrapped tail."""
+    stripped = text.lstrip()
+    return bool(_LIST_ITEM_RE.match(stripped)) or (stripped[:1].islower())
+
+
+def _opens_list(text: str) -> bool:
+    """Whether ``text`` ends open, so the pieces after it belong to it (a lead-in)."""
+    return bool(_OPEN_END_RE.search(text.rstrip()))
+
+
 class RuleTagger:
     """Labels sentences with the YAML rules; implements the ``Tagger`` protocol.
 
@@ -347,6 +396,8 @@ class RuleTagger:
         self.rules = load_rules()
         _compiled()  # fail early, naming a bad pattern file
         self.thresholds = dict.fromkeys(LABELS, 0.5)
+        #: Kinds some label is restricted to; other kinds (or None) restrict nothing.
+        self.known_kinds = {k for r in self.rules.values() for k in r.applies_to}
 
     def predict(self, items: Sequence[SentenceInput]) -> list[Prediction]:
         """Return one prediction per item, in order.
@@ -357,6 +408,7 @@ class RuleTagger:
         """
         out: list[Prediction] = []
         doc_about = False
+        lead_labels: list[str] = []
         prev_item: SentenceInput | None = None
         title_cache: dict[str, tuple[bool, bool]] = {}
         for item in items:
@@ -380,13 +432,35 @@ class RuleTagger:
                 prev_about = _context_flags(_all_hits(item.prev))[0]
             in_context = about or title_about or prev_about or doc_about
             suppressed = negative or (title_negative and not about)
+            heading = _is_heading(item.text)
             labels: list[str] = []
             for label, rules in self.rules.items():
                 if not hits.get(label) or hits.get(f"!{label}") or suppressed:
                     continue
+                if heading and label in PROVISION_LABELS:
+                    continue  # "19. Immigration status of victims." names a topic only
                 if rules.requires_context and not in_context:
                     continue
+                if (
+                    rules.applies_to
+                    and item.kind in self.known_kinds
+                    and item.kind not in rules.applies_to
+                ):
+                    continue
                 labels.append(label)
+            # Decided case 1: list items and wrapped tails carry the labels of
+            # the lead-in they belong to ("The term coercion means—" / "(A) threats").
+            if same_doc and _continues(item.text):
+                carried = [lab for lab in lead_labels if lab not in labels and not suppressed]
+                labels = [lab for lab in LABELS if lab in labels or lab in carried]
+            else:
+                lead_labels = []
+            if _opens_list(item.text):
+                lead_labels = [
+                    lab for lab in PROVISION_LABELS if lab in labels or lab in lead_labels
+                ]
+            elif not (same_doc and _continues(item.text)):
+                lead_labels = []
             scores = {label: (1.0 if label in labels else 0.0) for label in LABELS}
             out.append(
                 Prediction(
