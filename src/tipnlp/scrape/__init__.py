@@ -15,7 +15,13 @@ from tipnlp.scrape.ingest import (
     load_fetch_log,
     save_fetch_log,
 )
-from tipnlp.scrape.sources import Manifest, Source, load_manifest, sources_from_args
+from tipnlp.scrape.sources import (
+    Manifest,
+    Source,
+    load_manifest,
+    resolve_sources,
+    sources_from_args,
+)
 
 __all__ = [
     "FetchRecord",
@@ -27,6 +33,7 @@ __all__ = [
     "ingest",
     "load_fetch_log",
     "load_manifest",
+    "resolve_sources",
     "save_fetch_log",
     "sources_from_args",
 ]

@@ -267,5 +267,20 @@ def extract_bytes(
         out = extract_html(data, url, metadata=metadata, content_type=content_type)
     else:
         out = extract_text(data, content_type)
+    if garbled(out.text):
+        raise ExtractFailure("garbled", "extracted text is mostly binary or undecodable bytes")
     out.language = language or detect_language(out.text)
     return out
+
+
+def garbled(text: str) -> bool:
+    """True when the text carries binary debris: control or replacement characters.
+
+    A truncated download or a mislabelled binary file yields a few "words"
+    mixed with NULs, escape codes and U+FFFD; a real document has (almost)
+    none.  More than 1% such characters, or any NUL, marks it as garbage.
+    """
+    if "\x00" in text:
+        return True
+    bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\n\r\t\f"))
+    return bad > len(text) // 100

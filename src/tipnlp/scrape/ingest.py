@@ -357,6 +357,16 @@ def _warc_record(
         )
     if len(body) > limit:
         return _base(source, key, where, "too_large", url=uri, error=f"more than {limit} bytes")
+    missing = getattr(rec.raw_stream, "limit", 0)
+    if isinstance(missing, int) and missing > 0:
+        return _base(
+            source,
+            key,
+            where,
+            "truncated",
+            url=uri,
+            error=f"{where}: WARC record cut short ({missing} bytes missing)",
+        )
     return _base(
         source,
         key,
@@ -443,6 +453,8 @@ class _Writer:
         self.urls: list[UrlState] = []
         self.sigs: list[tuple[str, bytes]] = []
         self.source = ""
+        #: doc ids written or buffered during this run
+        self.pending: set[str] = set()
 
     def add(
         self,
@@ -456,6 +468,7 @@ class _Writer:
             self.flush()
             self.source = source
         if doc is not None and key is not None:
+            self.pending.add(doc.doc_id)
             self.docs.append(doc)
             self.keys.append(key)
             if sig is not None:
@@ -497,6 +510,7 @@ def build_documents(
     *,
     progress: Progress | None = None,
     requests: int = 0,
+    source_names: Sequence[str] = (),
 ) -> IngestSummary:
     """Step 2: extract, deduplicate and write the documents of ``records``.
 
@@ -508,6 +522,8 @@ def build_documents(
     state = open_state(settings, out_dir)
     cache = RawCache(settings.cache_dir / "raw")
     summary = IngestSummary(requests=requests)
+    for name in source_names:  # a source that yielded nothing still shows up
+        summary.by_source.setdefault(name, Counter())
     deduper = _load_deduper(settings, state)
     writer = _Writer(out_dir, state, deduper, max(1, settings.scrape.part_size), summary)
     totals = Counter(r.source_name for r in records) if isinstance(records, Sequence) else None
@@ -539,13 +555,21 @@ def _load_deduper(settings: Settings, state: ScrapeState) -> Deduper:
     return deduper
 
 
-def _new_doc_id(key: str, content: str | None, state: ScrapeState) -> str | None:
-    """doc_id for a new row of ``key``; None when that exact row exists already."""
+def _new_doc_id(key: str, content: str | None, state: ScrapeState, writer: _Writer) -> str | None:
+    """doc_id for a new row of ``key``; None when that exact row exists already.
+
+    Rows still buffered in ``writer`` count as existing, so one run that meets
+    the same key twice (a WARC holding two captures) keeps doc_id unique.
+    """
+
+    def taken(doc_id: str) -> bool:
+        return doc_id in writer.pending or state.has_doc(doc_id)
+
     base = make_doc_id(key)
-    if not state.has_doc(base):
+    if not taken(base):
         return base
     versioned = make_doc_id(f"{key}#{content}")
-    return None if state.has_doc(versioned) else versioned
+    return None if taken(versioned) else versioned
 
 
 def _one_record(
@@ -627,7 +651,7 @@ def _one_record(
         summary.count(src, UNCHANGED)
         writer.add(src, None, None, url_state)
         return
-    doc_id = _new_doc_id(rec.key, sha, state)
+    doc_id = _new_doc_id(rec.key, sha, state, writer)
     if doc_id is None:  # the text went back to a version written before
         url_state.doc_id = make_doc_id(f"{rec.key}#{sha}")
         summary.count(src, UNCHANGED)
@@ -672,7 +696,7 @@ def _failure(
     if known is not None and known.status in (OK, DUPLICATE):
         # the page worked before: keep its last good version, record nothing new
         return
-    doc_id = _new_doc_id(rec.key, reason, state)
+    doc_id = _new_doc_id(rec.key, reason, state, writer)
     if doc_id is None:
         return
     doc = Document.failed(doc_id, reason, message, **common)
@@ -703,7 +727,7 @@ def ingest(
     run = FetchRun(
         sources, out_dir, settings, refresh=refresh, from_cache=from_cache, progress=progress
     )
-    return build_documents(run, out_dir, settings)
+    return build_documents(run, out_dir, settings, source_names=[s.name for s in sources])
 
 
 def iter_statuses(summary: IngestSummary) -> Iterator[tuple[str, int]]:

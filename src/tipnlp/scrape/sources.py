@@ -221,6 +221,13 @@ def sources_from_args(items: Sequence[str]) -> list[Source]:
     return sources
 
 
+def resolve_sources(items: Sequence[str]) -> list[Source]:
+    """A single ``.yaml``/``.yml`` item is a manifest; otherwise ``sources_from_args``."""
+    if len(items) == 1 and str(items[0]).lower().endswith((".yaml", ".yml")):
+        return load_manifest(Path(items[0])).sources
+    return sources_from_args([str(i) for i in items])
+
+
 def _unique(name: str, existing: Sequence[Source]) -> str:
     names = {s.name for s in existing}
     candidate, n = name or "source", 2
