@@ -201,6 +201,9 @@ class Components:
     extract_penalty: Callable[[str], Any]
     find_entities: Callable[[str], list[Any]] | None = None
     document_countries: Callable[..., list[str]] | None = None
+    entity_rows: Callable[..., list[dict[str, Any]]] | None = None
+    countries_by_sentence: Callable[..., list[list[str]]] | None = None
+    normalize_jurisdiction: Callable[[str | None], str | None] | None = None
 
 
 def default_components(settings: Settings, tagger_kind: str = "auto") -> Components:
@@ -208,20 +211,17 @@ def default_components(settings: Settings, tagger_kind: str = "auto") -> Compone
     from tipnlp.nlp.penalties import extract_penalty
     from tipnlp.nlp.segment import segment
 
-    tagger = build_tagger(settings, tagger_kind)
-    find_entities: Callable[[str], list[Any]] | None
-    document_countries: Callable[..., list[str]] | None
-    try:
-        from tipnlp.nlp.entities import document_countries, find_entities
-    except ImportError:  # pragma: no cover - entities are optional during development
-        find_entities = None
-        document_countries = None
+    from tipnlp.nlp import entities
+
     return Components(
-        tagger=tagger,
+        tagger=build_tagger(settings, tagger_kind),
         segment=segment,
         extract_penalty=extract_penalty,
-        find_entities=find_entities,
-        document_countries=document_countries,
+        find_entities=entities.find_entities,
+        document_countries=entities.document_countries,
+        entity_rows=entities.entity_rows,
+        countries_by_sentence=entities.countries_by_sentence,
+        normalize_jurisdiction=entities.normalize_jurisdiction,
     )
 
 
@@ -249,7 +249,7 @@ def _sentence_rows(
     segments: Sequence[Segment],
     preds: Sequence[Prediction],
     comps: Components,
-    entity_spans: Sequence[Any],
+    countries: Sequence[list[str]],
     version: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     sent_rows: list[dict[str, Any]] = []
@@ -271,13 +271,6 @@ def _sentence_rows(
                 "death_penalty": bool(pen.death_penalty),
                 "fine_text": pen.fine_text,
             }
-        countries = sorted(
-            {
-                e.code
-                for e in entity_spans
-                if e.entity_type == "COUNTRY" and e.code and seg.start <= e.start < seg.end
-            }
-        )
         sent_rows.append(
             {
                 "doc_id": doc.doc_id,
@@ -290,7 +283,7 @@ def _sentence_rows(
                 "labels": list(pred.labels),
                 "scores": {name: float(pred.scores.get(name, 0.0)) for name in LABELS},
                 "tagger": pred.tagger,
-                "countries": countries,
+                "countries": list(countries[i]) if countries else [],
                 "model_version": version,
                 **figures,
             }
@@ -335,6 +328,8 @@ def tag_part(part: Path, out_dir: Path, comps: Components) -> TagSummary:
     doc_segments: list[tuple[Document, list[Segment], list[Any]]] = []
     inputs: list[SentenceInput] = []
     for doc in docs:
+        if comps.normalize_jurisdiction is not None:
+            doc.jurisdiction = comps.normalize_jurisdiction(doc.jurisdiction)
         if not doc.ok:
             if doc.status == OK:
                 doc.status, doc.error = "empty", "document has no text"
@@ -369,24 +364,15 @@ def tag_part(part: Path, out_dir: Path, comps: Components) -> TagSummary:
     for doc, segments, entities in doc_segments:
         doc_preds = preds[cursor : cursor + len(segments)]
         cursor += len(segments)
-        s_rows, l_rows = _sentence_rows(doc, segments, doc_preds, comps, entities, version)
+        spans = [(seg.start, seg.end) for seg in segments]
+        countries = (
+            comps.countries_by_sentence(entities, spans) if comps.countries_by_sentence else []
+        )
+        s_rows, l_rows = _sentence_rows(doc, segments, doc_preds, comps, countries, version)
         sent_rows.extend(s_rows)
         label_rows.extend(l_rows)
-        for ent in entities:
-            sent_id = next(
-                (i for i, s in enumerate(segments) if s.start <= ent.start < s.end), None
-            )
-            entity_rows.append(
-                {
-                    "doc_id": doc.doc_id,
-                    "sent_id": sent_id,
-                    "start": ent.start,
-                    "end": ent.end,
-                    "text": ent.text,
-                    "entity_type": ent.entity_type,
-                    "code": ent.code,
-                }
-            )
+        if comps.entity_rows is not None and entities:
+            entity_rows.extend(comps.entity_rows(doc.doc_id, entities, spans))
         if doc.status == OK:
             doc.n_sentences = len(segments)
         summary.documents += 1
