@@ -1,0 +1,196 @@
+"""Manifests, item inference, fetch helpers, extraction and dedup in isolation."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from pathlib import Path
+
+import pytest
+
+from tipnlp.errors import ManifestError
+from tipnlp.scrape.dedup import Deduper
+from tipnlp.scrape.extract import ExtractFailure, decode, extract_bytes, garbled, sniff_format
+from tipnlp.scrape.fetch import parse_retry_after
+from tipnlp.scrape.sources import (
+    infer_type,
+    load_manifest,
+    parse_feed,
+    parse_sitemap,
+    resolve_sources,
+    sources_from_args,
+)
+
+from .conftest import OTHER_STORY, STORY, minimal_pdf
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "m.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_manifest_resolves_paths_and_aliases(tmp_path: Path) -> None:
+    m = load_manifest(
+        _write(
+            tmp_path,
+            """
+sources:
+  - {name: laws, type: sitemap, url: "https://example.org/sitemap.xml", kind: statute,
+     include: ['/laws/'], languages: "en, es"}
+  - {name: local, type: folder, paths: [pages, /abs/dir]}
+""",
+        )
+    )
+    laws, local = m.sources
+    assert laws.locations == ("https://example.org/sitemap.xml",)
+    assert laws.languages == ("en", "es")
+    assert laws.accepts("https://example.org/laws/1") and not laws.accepts("https://example.org/x")
+    assert local.locations == (str(tmp_path / "pages"), "/abs/dir")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("sources: [{name: a, type: ftp, url: x}]", "source #1 ('a'): type"),
+        ("sources: [{name: a, type: urls}]", "locations"),
+        ("sources: [{name: a, type: urls, url: x, include: ['(']}]", "bad pattern"),
+        ("sources: [{name: a, type: urls, url: x, kind: blog}]", "kind must be one of"),
+        ("sources: [{name: a, type: urls, url: x, colour: red}]", "colour"),
+        ("sources: [{name: a, type: urls, url: x}, {name: a, type: urls, url: y}]", "unique"),
+        ("sources: {oops", "not valid YAML"),
+        ("just a string", "'sources' list"),
+    ],
+)
+def test_manifest_errors_name_file_and_entry(tmp_path: Path, text: str, needle: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ManifestError) as err:
+        load_manifest(path)
+    assert str(path) in str(err.value) and needle in str(err.value)
+
+
+def test_missing_manifest() -> None:
+    with pytest.raises(ManifestError, match="no such manifest"):
+        load_manifest(Path("nowhere/manifest.yaml"))
+
+
+def test_items_are_typed_from_their_shape(tmp_path: Path) -> None:
+    (tmp_path / "saved").mkdir()
+    warc = tmp_path / "crawl.warc.gz"
+    warc.write_bytes(b"")
+    sources = sources_from_args(
+        [
+            str(tmp_path / "saved"),
+            "https://a.org/page.html",
+            "https://a.org/sitemap.xml",
+            "https://a.org/feed/",
+            str(warc),
+            "https://b.org/other",
+        ]
+    )
+    assert [(s.type, len(s.locations)) for s in sources] == [
+        ("urls", 2),
+        ("folder", 1),
+        ("sitemap", 1),
+        ("feed", 1),
+        ("warc", 1),
+    ]
+    assert len({s.name for s in sources}) == len(sources)
+    assert infer_type("https://x.org/news.rss") == "feed"
+    with pytest.raises(ManifestError, match="no such file"):
+        sources_from_args([str(tmp_path / "missing.html")])
+    manifest = _write(tmp_path, "sources: [{name: a, type: urls, url: 'https://x.org/'}]")
+    assert resolve_sources([str(manifest)])[0].name == "a"
+
+
+def test_sitemap_and_feed_parsing() -> None:
+    urls, children = parse_sitemap(
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>/a</loc></url>'
+        b"<url><loc>https://x.org/b</loc></url></urlset>",
+        "https://x.org/sitemap.xml",
+    )
+    assert urls == ["https://x.org/a", "https://x.org/b"] and children == []
+    with pytest.raises(ValueError, match="not a sitemap"):
+        parse_sitemap(b"<html><body>hi</body></html>", "https://x.org/")
+    links = parse_feed(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><item>'
+        b"<link>https://x.org/1</link></item></channel></rss>",
+        "https://x.org/",
+    )
+    assert links == ["https://x.org/1"]
+    with pytest.raises(ValueError):
+        parse_feed(b"\x00\x01 not xml at all", "https://x.org/")
+
+
+def test_retry_after_forms() -> None:
+    assert parse_retry_after("7") == 7.0
+    now = time.time()
+    assert parse_retry_after(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert parse_retry_after(formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_format_sniffing_and_decoding() -> None:
+    assert sniff_format(b"%PDF-1.4 ...", "application/octet-stream") == "pdf"
+    assert sniff_format(b"<!doctype html><p>x", None) == "html"
+    assert sniff_format(b"plain words", "text/plain") == "text"
+    assert sniff_format(b"\x89PNG\r\n\x1a\n\x00\x00", "image/png") is None
+    assert decode("Se\u00f1or".encode("latin-1"), "text/html; charset=iso-8859-1") == "Se\u00f1or"
+    assert decode(b'<meta charset="windows-1252"><p>\x93quoted\x94').endswith("\u201cquoted\u201d")
+    assert garbled("ok text \x00 with a NUL") and not garbled("A normal sentence. " * 20)
+
+
+def test_pdf_pages_are_separated_by_form_feeds() -> None:
+    ext = extract_bytes(
+        minimal_pdf(["Page one text.", "Page two text.", "Page three."], title="Gazette")
+    )
+    assert ext.format == "pdf" and ext.n_pages == 3 and ext.title == "Gazette"
+    pages = ext.text.split("\f")
+    assert [p.strip() for p in pages] == ["Page one text.", "Page two text.", "Page three."]
+    offset = ext.text.index("three")
+    assert ext.text.count("\f", 0, offset) + 1 == 3  # the page of an offset
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"%PDF-1.4 truncated nonsense", "bad_input"),
+        (minimal_pdf([""]), "empty"),
+        (b"   \n  ", "empty"),
+        (b"<html><head><title>x</title></head><body> </body></html>", "empty"),
+        (b"\x00\x01\x02binary", "not_text"),
+        (b"\x1f\x8b\x08broken gzip", "bad_input"),
+    ],
+)
+def test_extraction_failures_have_reasons(data: bytes, reason: str) -> None:
+    with pytest.raises(ExtractFailure) as err:
+        extract_bytes(data, name="x")
+    assert err.value.reason == reason
+
+
+def test_given_language_is_kept_and_text_files_decode() -> None:
+    ext = extract_bytes(
+        b"Informe de campo sobre la trata", content_type="text/plain", language="es"
+    )
+    assert ext.language == "es" and ext.format == "text"
+    assert extract_bytes(b"\xef\xbb\xbfBOM first line\r\nsecond", name="a.txt").text == (
+        "BOM first line\nsecond"
+    )
+
+
+def test_near_and_exact_duplicates() -> None:
+    d = Deduper(threshold=0.7)
+    a = d.signature(STORY)
+    d.add("a", "sha-a", a, key="https://one.example/a")
+    variant = STORY.replace("on Monday", "on Monday, officials said,") + " Updated at noon."
+    match = d.check("sha-b", d.signature(variant), key="https://two.example/b")
+    assert match is not None and match.kind == "near" and match.duplicate_of == "a"
+    assert 0.7 <= match.similarity < 1.0
+    assert d.check("sha-c", d.signature(OTHER_STORY), key="https://x/c") is None
+    exact = d.check("sha-a", None, key="https://three.example/c")
+    assert exact is not None and exact.kind == "exact"
+    # a new version of the same page is not its own duplicate
+    assert d.check("sha-d", d.signature(variant), key="https://one.example/a") is None
+    assert d.signature("too short to compare") is None
+    restored = d.from_bytes(d.to_bytes(a))
+    assert restored.jaccard(a) == 1.0
