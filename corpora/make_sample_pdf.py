@@ -27,8 +27,9 @@ def minimal_pdf(pages: list[str], title: str | None = None) -> bytes:
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = " ".join(f"{i} 0 R" for i in page_ids)
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
-                   b"/Encoding /WinAnsiEncoding >>")
+    objects.append(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
     for i, text in enumerate(pages):
         lines: list[str] = []
         for para in text.split("\n"):
@@ -82,8 +83,10 @@ GAZETTE_PAGES = [
 
 def main() -> int:
     """Write the sample gazette PDF to the path given (default: the samples folder)."""
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else (
-        Path(__file__).parent / "samples" / "statute-gazette.pdf"
+    target = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else (Path(__file__).parent / "samples" / "statute-gazette.pdf")
     )
     target.write_bytes(minimal_pdf(GAZETTE_PAGES, title="Act No. 14 of 2021 (Norvania)"))
     return 0
