@@ -225,6 +225,13 @@ def test_unknown_language_falls_back_to_multilanguage() -> None:
     ]
 
 
+def test_cjk_full_stops_end_sentences_without_spaces() -> None:
+    assert texts("警察は三人を逮捕した。被害者は保護された。", "ja") == [
+        "警察は三人を逮捕した。",
+        "被害者は保護された。",
+    ]
+
+
 def test_component_works_in_a_plain_spacy_pipeline() -> None:
     nlp = get_nlp("en")
     doc = nlp("First sentence of text. Second sentence of text.")

@@ -37,6 +37,8 @@ COMPONENT_NAME: Final[str] = "tipnlp_legal_sentencizer"
 
 #: ``Doc.user_data`` key under which segment() hands the raw text to the component.
 _TEXT_KEY: Final[str] = "tipnlp_text"
+#: ``Doc.user_data`` key under which the component leaves the character offsets.
+_STARTS_KEY: Final[str] = "tipnlp_sentence_starts"
 
 # --------------------------------------------------------------------------
 # Abbreviations: a period after one of these does not end a sentence.
@@ -69,6 +71,9 @@ _SENTENCE_OPENERS: Final[frozenset[str]] = frozenset(
 _END_RE: Final[re.Pattern[str]] = re.compile(
     r"""(?P<punct>[.!?…]+)(?P<close>["'”’»)\]]*)[ \t\u00a0]+(?=(?P<next>[\"'“‘«(\[¿¡§]?[^\s]))"""
 )
+
+# Chinese/Japanese sentence ends: "。", "！", "？" (plus closing brackets), no space needed.
+_CJK_END_RE: Final[re.Pattern[str]] = re.compile(r"[。！？]+[」』）]*(?=[^\s」』）])")
 
 # Inline enumerations after a colon, semicolon or dash: "... means— (A) threats".
 _INLINE_ENUM_RE: Final[re.Pattern[str]] = re.compile(
@@ -156,6 +161,9 @@ def boundary_offsets(text: str, *, join_wrapped: bool = True) -> list[int]:
         ):
             continue
         starts.add(nxt_start)
+    # 2b. CJK full stops need no space after them.
+    for m in _CJK_END_RE.finditer(text):
+        starts.add(m.end())
     # 3. Inline enumerations after ":" ";" "—".
     for m in _INLINE_ENUM_RE.finditer(text):
         starts.add(m.end())
@@ -219,7 +227,11 @@ def _sentencize(doc: Doc, join_wrapped: bool) -> Doc:
     text = doc.user_data.get(_TEXT_KEY)
     if not isinstance(text, str) or len(text) != idx[-1] + len(doc[-1].text_with_ws):
         text = doc.text
-    offsets = np.asarray(boundary_offsets(text, join_wrapped=join_wrapped), dtype=np.int64)
+    char_starts = boundary_offsets(text, join_wrapped=join_wrapped)
+    # Kept at character level too: a boundary can fall inside a token when the
+    # tokenizer does not split a script (CJK text in the "xx" tokenizer).
+    doc.user_data[_STARTS_KEY] = char_starts
+    offsets = np.asarray(char_starts, dtype=np.int64)
     # A boundary at char c starts the first token whose idx >= c.
     tok = np.searchsorted(idx, offsets, side="left")
     flags[tok[tok < n]] = 1
@@ -398,10 +410,12 @@ def segment(text: str, language: str | None = None, *, join_wrapped: bool = True
     doc.user_data[_TEXT_KEY] = text
     for _name, proc in nlp.pipeline:
         doc = proc(doc)
-    # Read the sentence starts the component set straight from the token
-    # arrays: iterating ``doc.sents`` would build a Python object per token.
-    arr = doc.to_array([SENT_START, IDX])
-    starts = [int(c) for c in arr[arr[:, 0] == 1, 1]]
+    # The component leaves exact character offsets; otherwise read the starts
+    # from the token arrays (iterating ``doc.sents`` builds an object per token).
+    starts = doc.user_data.get(_STARTS_KEY)
+    if not isinstance(starts, list):
+        arr = doc.to_array([SENT_START, IDX])
+        starts = [int(c) for c in arr[arr[:, 0] == 1, 1]]
     bounds = list(zip(starts, [*starts[1:], len(text)], strict=True))
     tracker = _UnitTracker()
     out: list[Segment] = []
