@@ -48,13 +48,13 @@ def test_dask_runner_equals_local_runner_row_for_row(tmp_path: Path) -> None:
     from pipelines.run import run_batch
 
     folder = _text_folder(tmp_path / "docs", 12)
-    os.environ["TIPNLP_TAG__BATCH_DOCUMENTS"] = "3"
+    os.environ["TIPNLP_SCRAPE__PART_SIZE"] = "3"
     try:
         local = run_batch([str(folder)], tmp_path / "local", tagger="rules", runner="local")
         dask = run_batch([str(folder)], tmp_path / "dask", tagger="rules", runner="dask",
                          workers=2)
     finally:
-        del os.environ["TIPNLP_TAG__BATCH_DOCUMENTS"]
+        del os.environ["TIPNLP_SCRAPE__PART_SIZE"]
     assert local["summary"].documents == dask["summary"].documents == 12
     assert local["summary"].parts_total == 4
     for table in ("documents", "sentences", "sentence_labels", "entities"):
