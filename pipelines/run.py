@@ -96,7 +96,9 @@ def run_batch(
     try:
         clean_temporaries(out_dir)
         if runner == "local":
-            flow_ = run_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))
+            flow_ = run_flow.with_options(
+                task_runner=ThreadPoolTaskRunner(max_workers=1)  # type: ignore[arg-type]
+            )
             server: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         elif runner == "dask":
             from prefect_dask import DaskTaskRunner
@@ -112,7 +114,7 @@ def run_batch(
                         "dashboard_address": None,
                     }
                 )
-            flow_ = run_flow.with_options(task_runner=task_runner)
+            flow_ = run_flow.with_options(task_runner=task_runner)  # type: ignore[arg-type]
             server = api_server()
         else:
             raise ValueError(f"unknown runner {runner!r}; use local or dask")

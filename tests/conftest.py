@@ -46,9 +46,7 @@ class FakeTagger:
         for item in items:
             text = item.text  # type: ignore[attr-defined]
             labels = [
-                name
-                for name, cue in (("penalty", "years"), ("arrest", "arrested"))
-                if cue in text
+                name for name, cue in (("penalty", "years"), ("arrest", "arrested")) if cue in text
             ]
             scores = {name: (0.9 if name in labels else 0.1) for name in LABELS}
             out.append(

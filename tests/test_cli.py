@@ -24,8 +24,10 @@ def test_every_command_has_help(command: str) -> None:
 
 
 def test_missing_input_is_one_clear_line(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["tag", str(tmp_path / "nope.jsonl"), "--out",
-                                 str(tmp_path / "out"), "--tagger", "rules"])
+    result = runner.invoke(
+        app,
+        ["tag", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "out"), "--tagger", "rules"],
+    )
     assert result.exit_code == 2
     assert "no such file" in result.output
     assert "Traceback" not in result.output
@@ -33,13 +35,22 @@ def test_missing_input_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_tag_with_rules_prints_summary_and_query(tmp_path: Path) -> None:
     docs = tmp_path / "d.jsonl"
-    docs.write_text(json.dumps({
-        "doc_id": "x", "language": "en", "title": "Trafficking ring dismantled",
-        "text": "Police arrested five suspected human traffickers on Monday. "
+    docs.write_text(
+        json.dumps(
+            {
+                "doc_id": "x",
+                "language": "en",
+                "title": "Trafficking ring dismantled",
+                "text": "Police arrested five suspected human traffickers on Monday. "
                 "Whoever commits trafficking in persons shall be punished by imprisonment "
                 "for not less than 8 years.",
-    }) + "\n", encoding="utf-8")
-    result = runner.invoke(app, ["tag", str(docs), "--out", str(tmp_path / "out"),
-                                 "--tagger", "rules"])
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app, ["tag", str(docs), "--out", str(tmp_path / "out"), "--tagger", "rules"]
+    )
     assert result.exit_code == 0, result.output
     assert "sentences" in result.output and "read_parquet" in result.output

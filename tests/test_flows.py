@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.flow, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
-def _prefect_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _prefect_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test run gets its own PREFECT_HOME (a fresh ephemeral database)."""
     home = tmp_path_factory.mktemp("prefect-home")
     monkeypatch.setenv("PREFECT_HOME", str(home))
@@ -51,8 +53,7 @@ def test_dask_runner_equals_local_runner_row_for_row(tmp_path: Path) -> None:
     os.environ["TIPNLP_SCRAPE__PART_SIZE"] = "3"
     try:
         local = run_batch([str(folder)], tmp_path / "local", tagger="rules", runner="local")
-        dask = run_batch([str(folder)], tmp_path / "dask", tagger="rules", runner="dask",
-                         workers=2)
+        dask = run_batch([str(folder)], tmp_path / "dask", tagger="rules", runner="dask", workers=2)
     finally:
         del os.environ["TIPNLP_SCRAPE__PART_SIZE"]
     assert local["summary"].documents == dask["summary"].documents == 12

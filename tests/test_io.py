@@ -68,6 +68,7 @@ def test_read_jsonl_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_written_file_is_valid_parquet(tmp_path: Path) -> None:
-    path = io.write_table("documents", [{"doc_id": "d", "status": "ok", "text": "x"}],
-                          tmp_path / "f.parquet")
+    path = io.write_table(
+        "documents", [{"doc_id": "d", "status": "ok", "text": "x"}], tmp_path / "f.parquet"
+    )
     assert pq.ParquetFile(path).metadata.num_rows == 1

@@ -31,8 +31,18 @@ def _corpus(path: Path, n_docs: int) -> Path:
                 f"{i % 9 + 3} years. Victims shall be provided with shelter and legal aid.\n\n"
                 f"The court convicted the recruiter on day {i}."
             )
-            fh.write(json.dumps({"doc_id": f"d{i:05d}", "text": text, "language": "en",
-                                 "title": f"Trafficking case {i}", "kind": "news"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "doc_id": f"d{i:05d}",
+                        "text": text,
+                        "language": "en",
+                        "title": f"Trafficking case {i}",
+                        "kind": "news",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -52,8 +62,9 @@ def test_sigkill_halfway_then_rerun_equals_clean_run(tmp_path: Path) -> None:
     subprocess.run([*cmd, str(clean)], check=True, env=env, cwd=ROOT, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([*cmd, str(killed)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cmd, str(killed)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         done = list((killed / "documents").glob("part-*.parquet"))
@@ -78,8 +89,12 @@ def test_concurrent_writer_refused_with_clear_message(tmp_path: Path) -> None:
     docs = _corpus(tmp_path / "docs.jsonl", 3)
     held = lock_output(tmp_path / "out")
     try:
-        res = subprocess.run([*TIPNLP, "tag", str(docs), "--tagger", "rules", "--out",
-                              str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True)
+        res = subprocess.run(
+            [*TIPNLP, "tag", str(docs), "--tagger", "rules", "--out", str(tmp_path / "out")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
     finally:
         held.release()
     assert res.returncode == 2
@@ -88,8 +103,9 @@ def test_concurrent_writer_refused_with_clear_message(tmp_path: Path) -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -113,8 +129,11 @@ def _junk_line() -> st.SearchStrategy[bytes]:
     )
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(lines=st.lists(_junk_line(), min_size=1, max_size=12))
 def test_junk_jsonl_never_crashes_and_every_line_is_accounted(
     tmp_path_factory: pytest.TempPathFactory, fake_components: object, lines: list[bytes]
@@ -135,8 +154,11 @@ def test_junk_jsonl_never_crashes_and_every_line_is_accounted(
     assert len(rows) == non_blank
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(text=st.text(min_size=0, max_size=3000))
 def test_real_segmenter_and_rules_survive_any_text(
     tmp_path_factory: pytest.TempPathFactory, text: str

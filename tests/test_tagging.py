@@ -20,8 +20,14 @@ def _write_docs(path: Path, docs: list[object]) -> Path:
 
 
 DOCS = [
-    {"doc_id": "a", "text": "Police arrested two men. They face 12 years in prison.",
-     "title": "Raid", "url": "https://example.org/a", "language": "en", "kind": "news"},
+    {
+        "doc_id": "a",
+        "text": "Police arrested two men. They face 12 years in prison.",
+        "title": "Raid",
+        "url": "https://example.org/a",
+        "language": "en",
+        "kind": "news",
+    },
     {"doc_id": "b", "text": "Nothing to see here. Weather was fine."},
     {"doc_id": "c", "text": "   "},
     "this line is not json",
@@ -116,8 +122,10 @@ def test_failing_segmenter_becomes_a_failure_row(tmp_path: Path, fake_components
         segment=explode,  # type: ignore[arg-type]
         extract_penalty=fake_components.extract_penalty,  # type: ignore[attr-defined]
     )
-    docs = _write_docs(tmp_path / "d.jsonl", [{"doc_id": "x", "text": "boom."},
-                                             {"doc_id": "y", "text": "Fine. Also fine."}])
+    docs = _write_docs(
+        tmp_path / "d.jsonl",
+        [{"doc_id": "x", "text": "boom."}, {"doc_id": "y", "text": "Fine. Also fine."}],
+    )
     summary = tag_jsonl(docs, tmp_path / "out", _settings(), comps=comps)
     rows = {r["doc_id"]: r for r in io.read_table(tmp_path / "out", "documents").to_pylist()}
     assert rows["x"]["status"] == "tag_error" and "cannot split" in rows["x"]["error"]

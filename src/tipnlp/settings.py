@@ -49,15 +49,18 @@ class ScrapeSettings(BaseModel):
 
     part_size: int = Field(64, description="Documents per Parquet part written by ingest.")
     near_duplicate_threshold: float = Field(
-        0.7, description="Estimated Jaccard similarity (word 5-shingles, MinHash) above which "
-        "a document is recorded as a near duplicate of an earlier one."
+        0.7,
+        description="Estimated Jaccard similarity (word 5-shingles, MinHash) above which "
+        "a document is recorded as a near duplicate of an earlier one.",
     )
-    minhash_permutations: int = Field(128, description="MinHash permutations (accuracy vs "
-                                      "speed of near-duplicate detection).")
+    minhash_permutations: int = Field(
+        128, description="MinHash permutations (accuracy vs speed of near-duplicate detection)."
+    )
     max_sitemap_depth: int = Field(3, description="Nested sitemap indexes followed.")
     max_urls_per_source: int = Field(50_000, description="Discovered URLs kept per source.")
-    page_metadata: bool = Field(True, description="Extract title, author, date and site "
-                                "name from HTML pages.")
+    page_metadata: bool = Field(
+        True, description="Extract title, author, date and site name from HTML pages."
+    )
 
 
 class TagSettings(BaseModel):

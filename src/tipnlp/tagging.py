@@ -208,10 +208,9 @@ class Components:
 
 def default_components(settings: Settings, tagger_kind: str = "auto") -> Components:
     """Build the production components: our segmenter, tagger, penalties, entities."""
+    from tipnlp.nlp import entities
     from tipnlp.nlp.penalties import extract_penalty
     from tipnlp.nlp.segment import segment
-
-    from tipnlp.nlp import entities
 
     return Components(
         tagger=build_tagger(settings, tagger_kind),
