@@ -49,12 +49,18 @@ def print_summary(summary: TagSummary, out_dir: Path, failures_by_reason: dict[s
     for doc_id, status, error in summary.failures[:20]:
         err_console.print(f"[yellow]failed[/yellow] {doc_id}: {status}: {error}")
     glob = out_dir.as_posix()
-    console.print("\nQuery it with DuckDB (or `tipnlp query`):")
+    sql = (
+        "SELECT label, count(*) AS n "
+        f"FROM read_parquet('{glob}/sentence_labels/**/*.parquet') GROUP BY 1 ORDER BY 2 DESC"
+    )
+    console.print("\nQuery it with DuckDB (paste into duckdb or Python's duckdb.sql):")
+    console.print(f"  {sql}", soft_wrap=True, highlight=False, markup=False)
+    console.print("or with the ready-made views:")
     console.print(
-        f'  duckdb -c "SELECT l.label, count(*) AS n FROM '
-        f"read_parquet('{glob}/sentence_labels/**/*.parquet') l GROUP BY 1 ORDER BY 2 DESC\"",
+        f'  tipnlp query "SELECT * FROM checklist" --out {glob}',
         soft_wrap=True,
         highlight=False,
+        markup=False,
     )
 
 
