@@ -112,6 +112,9 @@ def run_batch(
                         "threads_per_worker": 1,
                         "processes": True,
                         "dashboard_address": None,
+                        # One inference thread per worker process: N workers on N
+                        # cores instead of N x N threads fighting for them.
+                        "env": {"OMP_NUM_THREADS": "1", "TIPNLP_TAG__THREADS": "1"},
                     }
                 )
             flow_ = run_flow.with_options(task_runner=task_runner)  # type: ignore[arg-type]
