@@ -215,3 +215,18 @@ def test_train_penalty_sentences_mostly_exact() -> None:
     right, total = _accuracy("train")
     assert total >= 20
     assert right / total >= 0.85, f"{right}/{total} exactly right"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "one" + " " * 5000 + "x",
+        "imprisonment for one" + " - " * 3000 + "years",
+        "one two " * 3000 + "years",
+        "four ( " * 3000,
+    ],
+)
+def test_hostile_whitespace_does_not_hang(text: str) -> None:
+    """Guards against catastrophic regex backtracking (a hang, not a timing)."""
+    assert not extract_penalty(text).has_term

@@ -92,8 +92,8 @@ _WORD_ALT: Final[str] = "|".join(
 #: A number: digits, or a number word (optionally "twenty-five", "vingt et un"),
 #: optionally followed by the same number in digits: "cuatro (4)", "three(3)".
 _NUM: Final[str] = (
-    rf"(?:\d+(?:[.,]\d+)?|(?:{_WORD_ALT})(?:(?:[\s-]+(?:et|y|e)?[\s-]*)(?:{_WORD_ALT}))?)"
-    rf"(?:\s*\(\s*(?:\d+(?:[.,]\d+)?|{_WORD_ALT})\s*\))?"
+    rf"(?:\d+(?:[.,]\d+)?|(?:{_WORD_ALT})(?:[ -]{{1,2}}(?:(?:et|y|e)[ -])?(?:{_WORD_ALT}))?)"
+    rf"(?:[ ]?\([ ]?(?:\d+(?:[.,]\d+)?|{_WORD_ALT})[ ]?\))?"
 )
 _YEAR_UNIT: Final[str] = (
     r"(?:years?|yrs?|año|años|anos?|ans?|années?|jahre?n?|anni|anno|godin\w*|tahun)"
@@ -101,21 +101,21 @@ _YEAR_UNIT: Final[str] = (
 _MONTH_UNIT: Final[str] = r"(?:months?|mes|meses|mois|monate?n?|mesi|bulan)"
 
 _TERM_RE: Final[re.Pattern[str]] = re.compile(
-    rf"(?<![\w.,])(?P<num>{_NUM})(?P<sep>[\s-]*|\s*-\s*)(?:(?P<y>{_YEAR_UNIT})|(?P<m>{_MONTH_UNIT}))\b"
+    rf"(?<![\w.,])(?P<num>{_NUM})(?P<sep>[ -]{{0,3}})(?:(?P<y>{_YEAR_UNIT})|(?P<m>{_MONTH_UNIT}))\b"
     r"(?:['’]s?)?",
     re.IGNORECASE,
 )
 _RANGE_RE: Final[re.Pattern[str]] = re.compile(
-    rf"(?<![\w.,])(?P<a>{_NUM})(?:\s*(?P<ua>{_YEAR_UNIT}|{_MONTH_UNIT})\b)?"
-    r"\s*(?:to|and|or|-|–|—|a|à|au|y|e|et|até|bis|hasta|al)\s*"
-    rf"(?P<b>{_NUM})[\s-]*(?:(?:(?P<y>{_YEAR_UNIT})|(?P<m>{_MONTH_UNIT}))\b"
+    rf"(?<![\w.,])(?P<a>{_NUM})(?:[ ]?(?P<ua>{_YEAR_UNIT}|{_MONTH_UNIT})\b)?"
+    r"[ ]?(?:to|and|or|-|–|—|a|à|au|y|e|et|até|bis|hasta|al)[ ]?"
+    rf"(?P<b>{_NUM})[ -]{{0,3}}(?:(?:(?P<y>{_YEAR_UNIT})|(?P<m>{_MONTH_UNIT}))\b"
     # "de trois ans à cinq": the second unit may be left out after "to"/"à".
-    r"|(?<=\w)(?=\s*(?:$|[,;.)]|\s+(?:de|of|d['’]|and|et|y|e|or|ou|o)\b)))",
+    r"|(?<=\w)(?=[ ]?(?:$|[,;.)]|[ ](?:de|of|d['’]|and|et|y|e|or|ou|o)\b)))",
     re.IGNORECASE,
 )
 
 _LIST_RE: Final[re.Pattern[str]] = re.compile(
-    rf"(?<![\w.,])(?P<nums>{_NUM}(?:\s*,\s*{_NUM})+\s*,?\s*(?:or|and)\s+{_NUM})[\s-]*"
+    rf"(?<![\w.,])(?P<nums>{_NUM}(?:[ ]?,[ ]?{_NUM})+[ ]?,?[ ]?(?:or|and)[ ]{_NUM})[ -]{{0,3}}"
     rf"(?:(?P<y>{_YEAR_UNIT})|(?P<m>{_MONTH_UNIT}))\b",
     re.IGNORECASE,
 )
@@ -258,6 +258,9 @@ def extract_penalty(text: str) -> PenaltyFigures:
     Pure and total: any string gives a ``PenaltyFigures`` (all empty when the
     sentence states no figures, e.g. "punished as provided in subsection (d)").
     """
+    # One space for every run of whitespace, and no long dash runs: keeps the
+    # patterns linear-time on hostile input; figures never depend on layout.
+    text = re.sub(r"[-‐‑–]{2,}", "-", re.sub(r"\s+", " ", text))
     mins: list[float] = []
     maxs: list[float] = []
     used: list[tuple[int, int]] = []
