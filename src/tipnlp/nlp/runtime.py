@@ -35,7 +35,7 @@ import platform
 import statistics
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -290,43 +290,6 @@ def _num_labels(model_dir: Path) -> int:
 # --------------------------------------------------------------------------- export
 
 
-class TorchLogits:
-    """Minimal PyTorch ``EncoderBackend`` with the same tokenization and batching.
-
-    Used to check an export and as the benchmark's torch runtime when the
-    tagger's own ``TorchBackend`` is not importable; the tagger's is the
-    one used for tagging.
-    """
-
-    def __init__(
-        self, model_dir: Path, threads: int = 0, batch_size: int = 64, max_length: int = 128
-    ) -> None:
-        """Load the classifier in eval mode on CPU."""
-        import torch
-        from transformers import AutoModelForSequenceClassification
-
-        if threads > 0:
-            torch.set_num_threads(threads)
-        self.name = "torch"
-        self.batch_size = batch_size
-        self.model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
-        self.num_labels = int(self.model.config.num_labels)
-        self.encoder = PairEncoder(Path(model_dir), max_length=max_length)
-
-    def logits(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Any:
-        """Logits ``(len(texts), num_labels)`` as float32, rows in input order."""
-        enc = self.encoder.encode(texts, pairs)
-        return run_sorted(enc, self.batch_size, self.num_labels, self._forward)
-
-    def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        """One forward pass without autograd."""
-        import torch
-
-        with torch.inference_mode():
-            out = self.model(**{k: torch.from_numpy(v) for k, v in batch.items()})
-        return np.asarray(out.logits.float().numpy(), dtype=np.float32)
-
-
 def export_onnx(model_dir: Path, *, opset: int = OPSET) -> Path:
     """Export the fine-tuned classifier in ``model_dir`` to ``onnx/model.onnx``.
 
@@ -482,23 +445,26 @@ def measure_speed(
 def gold_sentences(
     gold_files: Sequence[Path], use_context: bool = True
 ) -> tuple[list[str], list[str | None]]:
-    """All gold sentences (cut by their offsets) with previous-sentence context.
+    """All gold sentences (cut by their offsets) as the tagger feeds them to the model.
 
-    Context is the title (if the document has one) and the previous sentence,
-    which is what the tagger feeds the model at tagging time.
+    The sentence is whitespace-normalised and its context is the tagger's
+    ``format_context`` of the document title (first short line) and the
+    previous sentence, so speed is measured on the model's real inputs.
     """
+    from tipnlp.nlp.tagger import format_context
+    from tipnlp.training.data import doc_title
+
     texts: list[str] = []
     pairs: list[str | None] = []
     for f in gold_files:
         for doc in read_jsonl(f):
             text = str(doc.get("text", ""))
-            title = doc.get("title") or None
+            title = doc.get("title") or doc_title(text)
             prev: str | None = None
             for s in doc.get("sentences", []):
-                sent = text[int(s["start"]) : int(s["end"])]
+                sent = " ".join(text[int(s["start"]) : int(s["end"])].split())
                 texts.append(sent)
-                ctx = " ".join(x for x in (title, prev) if x) or None
-                pairs.append(ctx if use_context else None)
+                pairs.append(format_context(title, prev) if use_context else None)
                 prev = sent
     return texts, pairs
 
@@ -614,24 +580,20 @@ def choose_default(figures: dict[str, dict[str, Any]]) -> tuple[str, str]:
     return best, why
 
 
-def _dev_macro_f1(model_dir: Path, backend: Any, settings: Settings, dev: Path) -> float | None:
-    """Dev macro-F1 of the transformer tagger on ``backend`` (None if it cannot run)."""
-    try:
-        from tipnlp.nlp.tagger import TransformerTagger
-        from tipnlp.training.evaluate import evaluate_tagger
-    except ImportError:
-        return None
-    tagger = TransformerTagger(backend=backend, model_dir=model_dir, settings=settings)
-    report = evaluate_tagger(tagger, dev)
-    f1 = report["macro_f1"] if isinstance(report, dict) else report.macro_f1
-    return round(float(f1), 4)
+def _dev_macro_f1(model_dir: Path, backend: Any, settings: Settings, dev: Path) -> float:
+    """Dev macro-F1 of the transformer tagger (rules fallback included) on ``backend``."""
+    from tipnlp.nlp.tagger import TransformerTagger
+    from tipnlp.training.evaluate import evaluate_tagger
+
+    tagger = TransformerTagger(backend, model_dir, settings)
+    report = evaluate_tagger(tagger, dev, use_context=settings.tag.use_context)
+    return round(float(report.macro_f1), 4)
 
 
 def make_backend(model_dir: Path, name: str, settings: Settings) -> Any:
     """An ``EncoderBackend`` for runtime ``name`` (``torch``, ``onnx``, ``onnx-int8``).
 
-    ``torch`` is the tagger's ``TorchBackend`` when available, else
-    :class:`TorchLogits` (same tokenization).
+    ``torch`` is the tagger's ``TorchBackend``.
     """
     threads = settings.tag.threads
     bs, ml = settings.tag.batch_sentences, settings.tag.max_length
@@ -641,10 +603,8 @@ def make_backend(model_dir: Path, name: str, settings: Settings) -> Any:
         return OnnxBackend(model_dir, "int8", threads=threads, batch_size=bs, max_length=ml)
     if name != "torch":
         raise ValueError(f"backend must be one of {BACKEND_NAMES}, not {name!r}")
-    try:
-        from tipnlp.nlp.tagger import TorchBackend
-    except ImportError:
-        return TorchLogits(model_dir, threads=threads, batch_size=bs, max_length=ml)
+    from tipnlp.nlp.tagger import TorchBackend
+
     return TorchBackend(model_dir, threads=threads, batch_size=bs, max_length=ml)
 
 
@@ -686,11 +646,3 @@ def _versions() -> dict[str, str]:
         with contextlib.suppress(Exception):
             out[mod] = str(__import__(mod).__version__)
     return out
-
-
-def iter_backends(model_dir: Path, settings: Settings) -> Iterator[tuple[str, Any]]:
-    """Every runtime available for a model folder, by name (for benchmarks)."""
-    yield "torch", make_backend(model_dir, "torch", settings)
-    for variant, name in (("fp32", "onnx"), ("int8", "onnx-int8")):
-        if onnx_path(model_dir, variant).is_file():
-            yield name, make_backend(model_dir, name, settings)
