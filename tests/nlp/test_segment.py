@@ -179,6 +179,14 @@ def test_letter_i_after_h_is_a_letter_not_a_roman_numeral() -> None:
     assert units(text)[-1] == "s. 4(i)"
 
 
+def test_numbered_list_in_news_does_not_label_the_rest() -> None:
+    text = (
+        "Police named two reasons.\n1. Victims were lured online.\n"
+        "2. Agents moved them abroad.\nThe mayor welcomed the arrests."
+    )
+    assert units(text) == [None, "(1)", "(2)", None]
+
+
 def test_news_text_has_no_unit() -> None:
     assert units("Police arrested five people. They were charged on Friday.") == [None, None]
 

@@ -344,6 +344,8 @@ class _UnitTracker:
         self.stack: list[tuple[str, str]] = []
         #: A bare number line ("1") that becomes a section if "(1)" follows.
         self.pending: str | None = None
+        #: Whether the previous piece ended a sentence (". ! ?").
+        self.prev_closed = False
 
     def feed(self, sent: str) -> str | None:
         """Update the state from a segment's opening and return its unit label."""
@@ -374,13 +376,29 @@ class _UnitTracker:
                         self.base, self.stack = f"s. {m.group('num')}", []
                         rest = rest[m.end() :]
         # Consecutive markers: "(1)(a)", "2.—(1)", "(b) (i)".
+        pushed = False
         for _ in range(6):
             mm = _MARKER_RE.match(rest)
             if not mm:
                 break
             marker = mm.group("p") or mm.group("d") or mm.group("l") or mm.group("r") or ""
+            if marker == "U" and not self.stack:
+                break  # "(U)": a classification mark in diplomatic cables, not a unit
             self._push(marker)
+            pushed = True
             rest = rest[mm.end() :]
+        # Without an article/section header a numbered list in a news text
+        # must not label the rest of the article: a new sentence that is not
+        # a list item ends the list.
+        if (
+            self.base is None
+            and not pushed
+            and self.prev_closed
+            and not sent[:1].islower()
+            and m is None
+        ):
+            self.stack = []
+        self.prev_closed = sent.rstrip("\"'”’)]").endswith((".", "!", "?"))
         if self.base is None and not self.stack:
             return None
         return (self.base or "") + "".join(f"({m})" for _, m in self.stack)
