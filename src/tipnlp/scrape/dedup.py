@@ -8,7 +8,8 @@ pair.  The first document seen keeps status ``ok``; later ones become
 ``duplicate`` with ``duplicate_of`` set.  Signatures of written documents are
 kept in the scrape state, so duplicates are also found across runs.
 
-Shingles are hashed without building their strings: CRC-32 per word, then a
+Words are whitespace-separated tokens of the lower-cased text.  Shingles
+are hashed without building their strings: CRC-32 per word, then a
 rolling polynomial over five words in numpy (a 32-bit hash is what MinHash
 needs).
 
@@ -18,7 +19,6 @@ short boilerplate pages would otherwise collapse into each other.
 
 from __future__ import annotations
 
-import re
 import zlib
 from dataclasses import dataclass
 
@@ -27,7 +27,6 @@ from datasketch import MinHash, MinHashLSH
 
 SHINGLE_WORDS = 5
 MIN_SHINGLES = 30
-_WORD = re.compile(r"\w+", re.UNICODE)
 _SEED = 1
 #: Odd multiplier of the rolling shingle hash (mod 2**32).
 _ROLL = 1_000_003
@@ -38,12 +37,6 @@ _SCHEME = "affine32"
 def _identity(value: int) -> int:
     """Shingles arrive already hashed."""
     return value
-
-
-def shingles(text: str, n: int = SHINGLE_WORDS) -> set[bytes]:
-    """Word n-grams of the lower-cased text, as UTF-8 bytes."""
-    words = _WORD.findall(text.lower())
-    return {" ".join(words[i : i + n]).encode("utf-8") for i in range(max(0, len(words) - n + 1))}
 
 
 @dataclass
@@ -72,6 +65,10 @@ class Deduper:
         self._sigs: dict[str, MinHash] = {}
         self._order: dict[str, int] = {}
         self._keys: dict[str, str | None] = {}
+        # computed once: every signature uses the same permutations
+        self._perms = MinHash(
+            num_perm=num_perm, seed=_SEED, scheme=_SCHEME, hashfunc=_identity
+        ).permutations
 
     def signature(self, text: str) -> MinHash | None:
         """MinHash of the text's word 5-shingles; None when the text is too short.
@@ -80,20 +77,24 @@ class Deduper:
         words are combined with a polynomial rolling hash in numpy, which is
         several times faster than hashing every joined shingle string.
         """
-        words = _WORD.findall(text.lower())
+        words = text.lower().encode("utf-8").split()
         n = len(words) - SHINGLE_WORDS + 1
         if n < MIN_SHINGLES:
             return None
-        word_hashes = np.fromiter(
-            (zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words)
-        )
+        word_hashes = np.array([zlib.crc32(w) for w in words], dtype=np.uint64)
         acc = np.zeros(n, dtype=np.uint64)
         for j in range(SHINGLE_WORDS):
             acc = (acc * np.uint64(_ROLL) + word_hashes[j : j + n]) & np.uint64(0xFFFFFFFF)
         values = np.unique(acc)
         if len(values) < MIN_SHINGLES:
             return None
-        mh = MinHash(num_perm=self.num_perm, seed=_SEED, scheme=_SCHEME, hashfunc=_identity)
+        mh = MinHash(
+            num_perm=self.num_perm,
+            seed=_SEED,
+            scheme=_SCHEME,
+            hashfunc=_identity,
+            permutations=self._perms,
+        )
         mh.update_batch(values.tolist())
         return mh
 

@@ -3,10 +3,11 @@
 HTML text is exactly what ``trafilatura.extract(html, include_comments=False)``
 returns (the configuration behind its published benchmark score); metadata
 (title, author, date, site name) comes from trafilatura's metadata helpers
-and htmldate on the same parsed tree.  We call the cheap ones (meta tags,
+and htmldate.  We call the cheap ones (meta tags,
 JSON-LD, ``<title>``, htmldate without its extensive search) and skip the
 ones we have no column for (categories, tags, licence) and the slow author
-heuristics: this keeps metadata under a tenth of extraction time.
+heuristics, on a parse of the page head and its JSON-LD blocks only
+(``metadata_html``): this keeps metadata under a tenth of extraction time.
 
 PDF pages are joined with a form feed (``"\\f"``), so the page of a character
 offset is ``text.count("\\f", 0, offset) + 1``; the form feed is whitespace for
@@ -34,8 +35,12 @@ _HTML_START = re.compile(
     rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|title|div|p)\b", re.I | re.S
 )
 _MIN_LANGID_CHARS = 20
+_HEAD_END = re.compile(r"</head\s*>", re.I)
+_JSON_LD = re.compile(r"<script[^>]*application/ld\+json[^>]*>.*?</script\s*>", re.I | re.S)
+_MAX_HEAD = 300_000
+_DEBRIS = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 #: Characters given to py3langid: plenty for a reliable guess, and bounded cost.
-_LANGID_CHARS = 1000
+_LANGID_CHARS = 600
 _LANGID_LOCK = threading.Lock()
 _langid_loaded = False
 
@@ -158,18 +163,31 @@ def extract_html(
     from trafilatura.utils import load_html
 
     html = decode(data, content_type) if isinstance(data, bytes) else data
-    tree = load_html(html)
-    if tree is None:
-        raise ExtractFailure("empty", "not parseable as HTML")
-    result = bare_extraction(tree, url=url, include_comments=False, with_metadata=False)
+    result = bare_extraction(html, url=url, include_comments=False, with_metadata=False)
     text = (getattr(result, "text", None) or "") if result is not None else ""
     text = text.strip()
     if not text:
         raise ExtractFailure("empty", "no main text found in the page")
     out = Extracted(text=text, format="html")
     if metadata:
-        _page_metadata(tree, url, out)
+        tree = load_html(metadata_html(html))
+        if tree is not None:
+            _page_metadata(tree, url, out)
     return out
+
+
+def metadata_html(html: str) -> str:
+    """The part of a page that carries its metadata: the head plus JSON-LD blocks.
+
+    Publishers put title, author, dates and site name in ``<head>`` meta tags
+    and in JSON-LD; parsing just those is several times cheaper than a second
+    parse (or a copy) of the whole page, which trafilatura has already done.
+    """
+    end = _HEAD_END.search(html, 0, _MAX_HEAD)
+    if end is None:
+        return html[:_MAX_HEAD]
+    blocks = _JSON_LD.findall(html, end.end())
+    return html[: end.start()] + "</head><body>" + "".join(blocks) + "</body></html>"
 
 
 def _page_metadata(tree: Any, url: str | None, out: Extracted) -> None:
@@ -282,5 +300,5 @@ def garbled(text: str) -> bool:
     """
     if "\x00" in text:
         return True
-    bad = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\n\r\t\f"))
+    bad = len(_DEBRIS.findall(text))
     return bad > len(text) // 100
