@@ -1,0 +1,151 @@
+"""End to end: fine-tune a few steps on a small subset, save, reload, same scores.
+
+Marked ``model``: it loads the bundled MiniLM and trains 8 steps per phase on
+64 sentences written for this test (about a minute on two CPU cores).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tipnlp.labels import LABELS, SCHEME_VERSION
+from tipnlp.settings import Settings
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+def _gold(path: Path, n_docs: int, offset: int = 0) -> Path:
+    """A small gold file in our own words: penalties, arrests, a foreign-language doc, none."""
+    rows = []
+    for i in range(offset, offset + n_docs):
+        a = f"Whoever traffics a person shall be punished by imprisonment of {i % 9 + 2} years."
+        b = f"Police arrested {i % 7 + 2} suspected traffickers after a raid on a farm."
+        c = f"The council discussed road repairs in district {i}."
+        title = f"Report {i}"
+        text = f"{title}\n{a} {b} {c}"
+        o = len(title) + 1
+        spans = [
+            (0, len(title), []),
+            (o, o + len(a), ["criminalization", "penalty"]),
+            (o + len(a) + 1, o + len(a) + 1 + len(b), ["arrest"]),
+            (o + len(a) + len(b) + 2, len(text), []),
+        ]
+        sents = []
+        for s, e, lab in spans:
+            row: dict[str, object] = {"start": s, "end": e, "labels": lab}
+            if "penalty" in lab:
+                row.update(prison_min_years=None, prison_max_years=float(i % 9 + 2))
+            sents.append(row)
+        rows.append(
+            {
+                "doc_id": f"d{i}",
+                "language": "en",
+                "kind": "statute",
+                "text": text,
+                "sentences": sents,
+            }
+        )
+    rows.append(
+        {
+            "doc_id": "pt1",
+            "language": "pt",
+            "kind": "news",
+            "text": "A polícia prendeu dois homens.",
+            "sentences": [{"start": 0, "end": 30, "labels": ["arrest"]}],
+        }
+    )
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Settings:
+    gold = tmp_path / "gold"
+    gold.mkdir()
+    _gold(gold / "train.jsonl", 20)
+    _gold(gold / "dev.jsonl", 4, offset=100)
+    return Settings(
+        gold_dir=gold,
+        annotations_dir=tmp_path / "annotations",
+        models_dir=tmp_path / "models",
+        seed=5,
+    )
+
+
+def test_train_save_reload_same_scores(workspace: Settings) -> None:
+    from tipnlp.nlp.tagger import context_of, load_tagger
+    from tipnlp.nlp.types import SentenceInput
+    from tipnlp.training.train import TrainOptions, train
+
+    opts = TrainOptions(name="tiny", max_steps=8, limit=64, epochs=1, build_runtime=False)
+    seen: list[str] = []
+    result = train(workspace, opts, progress=lambda stage, done, total: seen.append(stage))
+    d = result.model_dir
+    assert d == workspace.models_dir / "tiny"
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "thresholds.json",
+        "calibration.json",
+        "training_args.json",
+        "training_data.json",
+        "model_card.md",
+        "metrics.json",
+        "label_scheme.json",
+        "baselines/tfidf.pkl",
+    ):
+        assert (d / name).is_file(), name
+    cfg = json.loads((d / "config.json").read_text())
+    assert [cfg["id2label"][str(i)] for i in range(len(LABELS))] == list(LABELS)
+    assert cfg["problem_type"] == "multi_label_classification"
+    th = json.loads((d / "thresholds.json").read_text())["thresholds"]
+    assert set(th) == set(LABELS)
+    data = json.loads((d / "training_data.json").read_text())
+    assert data["sentences"] == 64 and data["label_scheme"] == SCHEME_VERSION
+    assert data["files"] == {str(workspace.gold_dir / "train.jsonl"): 64}
+    args = json.loads((d / "training_args.json").read_text())
+    assert args["max_steps"] == 8 and args["seed"] == 5
+    assert {"train-80", "train-all", "encode"} <= set(seen)
+    metrics = json.loads((d / "metrics.json").read_text())
+    assert set(metrics["dev"]) >= {"tfidf", "model"}
+    assert "Intended use" in (d / "model_card.md").read_text()
+
+    # reload from disk: the same logits as the in-memory model gave, via calibration
+    tagger = load_tagger(workspace.model_copy(update={"model": "tiny"}))
+    items = [
+        SentenceInput(text=e.text, title=e.title, prev=e.prev, language=e.language)
+        for e in result.probe["items"]
+    ]
+    assert [context_of(i) is not None for i in items][1:] == [True] * (len(items) - 1)
+    from tipnlp.training.calibration import apply_platt
+
+    expected = apply_platt(result.probe["logits"], tagger.calibration)  # type: ignore[attr-defined]
+    got = np.array([[p.scores[n] for n in LABELS] for p in tagger.predict(items)])
+    assert np.allclose(got, expected, atol=1e-4)
+
+    # an uncovered language goes to the rules, and the prediction says so
+    pred = tagger.predict([SentenceInput("A polícia prendeu dois homens.", language="pt")])[0]
+    assert pred.tagger == "rules"
+
+    # a second run moves the first model to versions/<version>/, still loadable
+    opts2 = TrainOptions(
+        name="tiny",
+        max_steps=4,
+        limit=64,
+        epochs=1,
+        build_runtime=False,
+        evaluate_dev=False,
+        baselines=False,
+        seed=6,
+    )
+    second = train(workspace, opts2)
+    assert second.previous_version == result.version
+    old_dir = d / "versions" / result.version
+    assert (old_dir / "model.safetensors").is_file()
+    old = load_tagger(workspace, model_dir=old_dir)
+    again = np.array([[p.scores[n] for n in LABELS] for p in old.predict(items)])
+    assert np.allclose(again, expected, atol=1e-4)
