@@ -100,10 +100,8 @@ def flow_for(entrypoint: str) -> Any:
     return getattr(module, name)
 
 
-def serve(path: Path = PREFECT_YAML) -> None:
-    """Serve every deployment of ``prefect.yaml`` from this process (Ctrl-C stops)."""
-    from prefect import serve as prefect_serve
-
+def build_deployments(path: Path = PREFECT_YAML) -> list[Any]:
+    """``RunnerDeployment`` objects for every entry of ``prefect.yaml`` (no server needed)."""
     deployments = []
     for spec in load_deployments(path):
         schedules = spec.get("schedules") or []
@@ -117,7 +115,14 @@ def serve(path: Path = PREFECT_YAML) -> None:
                 tags=spec.get("tags") or [],
             )
         )
-    prefect_serve(*deployments)
+    return deployments
+
+
+def serve(path: Path = PREFECT_YAML) -> None:
+    """Serve every deployment of ``prefect.yaml`` from this process (Ctrl-C stops)."""
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*build_deployments(path))
 
 
 if __name__ == "__main__":

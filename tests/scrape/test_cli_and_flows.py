@@ -65,6 +65,15 @@ def test_deployments_name_existing_flows() -> None:
     assert crons["daily-news"].endswith("* * *") and crons["weekly-legislation"].endswith("1")
 
 
+def test_deployments_build_for_serving() -> None:
+    from pipelines.scrape import build_deployments
+
+    built = {d.name: d for d in build_deployments()}
+    assert built["daily-news"].entrypoint == "pipelines/run.py:run_flow"
+    assert [s.schedule.cron for s in built["weekly-legislation"].schedules] == ["0 2 * * 1"]
+    assert built["scrape-only"].parameters["items"] == ["corpora/default.yaml"]
+
+
 @pytest.mark.flow
 @pytest.mark.slow
 def test_scrape_flow_runs_fetch_then_extract(
