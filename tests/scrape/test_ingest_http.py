@@ -239,6 +239,10 @@ def test_language_and_pattern_filters(site: Site, settings: Settings, tmp_path: 
     ok = [r for r in rows if r["status"] == "ok"]
     assert [r["language"] for r in ok] == ["es"]
     assert summary.by_status["filtered"] == 2  # the English act and the text file
+    site.clear()
+    again = ingest([src], tmp_path / "out", settings)
+    assert again.by_status["filtered"] == 0 and again.n_new == 0
+    assert all(h.status == 304 for h in site.hits("/law/act.html"))  # filtered: revalidated
 
 
 @pytest.mark.parametrize("bad", ["/missing-sitemap.xml", "/ok.html"])

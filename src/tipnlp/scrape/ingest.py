@@ -224,7 +224,12 @@ class FetchRun:
                     last_modified=known.last_modified,
                     http_status=200,
                 )
-            conditional = not self.refresh and known is not None and known.doc_id is not None
+            # a page that gave a document (or was filtered out) is revalidated
+            conditional = (
+                not self.refresh
+                and known is not None
+                and (known.doc_id is not None or known.status == FILTERED)
+            )
             try:
                 resp = fetcher.fetch(
                     url,
