@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,32 @@ def test_broken_sitemap_is_a_row(site: Site, settings: Settings, tmp_path: Path,
     (row,) = read_table(tmp_path / "out", "documents").to_pylist()
     assert row["status"] in ("http_404", "bad_sitemap")
     assert summary.error_rate == 1.0
+
+
+def test_rate_limit_and_user_agent(site: Site, settings: Settings, tmp_path: Path) -> None:
+    polite = settings.model_copy(
+        update={"fetch": settings.fetch.model_copy(update={"rate_limit_per_host": 5.0})}
+    )
+    paths = ["/law/act.html", "/news/es.html", "/notes.txt", "/news/council.html"]
+    ingest(
+        [Source(name="x", type="urls", locations=tuple(site.url(p) for p in paths))],
+        tmp_path / "out",
+        polite,
+    )
+    starts = sorted(h.at for h in site.log)  # robots.txt + 4 pages, 4 threads
+    assert len(starts) == 5
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.15  # 5 requests/s: one every 0.2 s, despite 4 threads
+    assert {h.headers.get("User-Agent") for h in site.log} == {polite.fetch.user_agent}
+
+
+def test_crawl_delay_slows_the_host(site: Site, settings: Settings, tmp_path: Path) -> None:
+    site.pages["/robots.txt"] = ("text/plain", b"User-agent: *\nCrawl-delay: 1\n")
+    paths = ["/law/act.html", "/news/es.html", "/notes.txt"]
+    ingest(
+        [Source(name="x", type="urls", locations=tuple(site.url(p) for p in paths))],
+        tmp_path / "out",
+        settings,
+    )
+    starts = sorted(h.at for h in site.log if h.path != "/robots.txt")
+    assert starts[-1] - starts[0] >= 1.8  # three pages, a second apart (rate limit is off)
