@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -80,6 +81,9 @@ def register(app: typer.Typer) -> None:
         Reruns fetch only what is new or changed and append only new documents.
         Every failure is a row with a status and a reason.
         """
+        # trafilatura logs each page it discards at WARNING; the failure rows say it
+        for name in ("trafilatura", "htmldate", "courlan"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         settings = get_settings()
         limit = settings.fetch.max_error_rate if max_error_rate is None else max_error_rate
         sources = resolve_sources(items)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -43,10 +42,6 @@ _DEBRIS = re.compile("[\x01-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 _LANGID_CHARS = 600
 _LANGID_LOCK = threading.Lock()
 _langid_loaded = False
-
-# trafilatura logs every discarded page at WARNING; a failure row records it instead.
-logging.getLogger("trafilatura").setLevel(logging.ERROR)
-logging.getLogger("htmldate").setLevel(logging.ERROR)
 
 
 class ExtractFailure(ExtractionError):
