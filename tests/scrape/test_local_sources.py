@@ -143,3 +143,37 @@ def test_missing_folder_is_a_failure_row(tmp_path: Path) -> None:
         _settings(tmp_path),
     )
     assert summary.by_status == {"bad_input": 1}
+
+
+def test_a_parser_crash_is_a_row_not_a_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    # the package re-exports the function ``ingest``, which hides the module name
+    ingest_module = importlib.import_module("tipnlp.scrape.ingest")
+
+    real = ingest_module.extract_bytes
+
+    def flaky(data: bytes, **kw: object) -> object:
+        if b"debt bondage" in data:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "extract_bytes", flaky)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.html").write_bytes(page("Story", STORY))
+    (folder / "b.txt").write_text("A short note about a labour inspection.", encoding="utf-8")
+    summary = ingest(
+        [Source(name="d", type="folder", locations=(str(folder),))],
+        tmp_path / "out",
+        _settings(tmp_path),
+    )
+    assert summary.by_status == {"ok": 1, "extract_error": 1}
+    (bad,) = [
+        r
+        for r in read_table(tmp_path / "out", "documents").to_pylist()
+        if r["status"] == "extract_error"
+    ]
+    assert "a.html" in bad["error"] and "RecursionError" in bad["error"]

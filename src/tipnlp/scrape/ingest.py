@@ -238,6 +238,15 @@ class FetchRun:
                 )
             except FetchError as exc:
                 return _base(source, key, url, exc.reason, url=url, error=str(exc))
+            except Exception as exc:  # one odd page must never stop the batch
+                return _base(
+                    source,
+                    key,
+                    url,
+                    "fetch_error",
+                    url=url,
+                    error=f"{url}: {exc.__class__.__name__}: {exc}",
+                )
             if resp.not_modified:
                 return _base(source, key, url, UNCHANGED, url=url, http_status=304)
             return _base(
@@ -295,7 +304,6 @@ class FetchRun:
 
     def _warcs(self, source: Source, cache: RawCache) -> Iterator[FetchRecord]:
         from warcio.archiveiterator import ArchiveIterator
-        from warcio.exceptions import ArchiveLoadFailed
 
         limit = self.settings.fetch.max_bytes
         for loc in source.locations:
@@ -319,7 +327,7 @@ class FetchRun:
                             break
                         n += 1
                         records.append(_warc_record(source, loc, rec, n, limit, cache))
-            except (ArchiveLoadFailed, OSError, ValueError, EOFError) as exc:
+            except Exception as exc:  # warcio raises several kinds on damaged archives
                 records.append(
                     _base(
                         source,
@@ -632,6 +640,10 @@ def _one_record(
         return
     except ExtractFailure as exc:
         _failure(rec, exc.reason, f"{rec.location}: {exc}", known, state, writer, summary, common)
+        return
+    except Exception as exc:  # a parser bug on one document must not stop the batch
+        message = f"{rec.location}: {exc.__class__.__name__}: {exc}"
+        _failure(rec, "extract_error", message, known, state, writer, summary, common)
         return
     doc = Document(
         doc_id="",
