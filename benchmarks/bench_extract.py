@@ -76,9 +76,13 @@ def scores(rows: list[tuple[float, float, float]]) -> dict[str, float]:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``/<id>.html`` from ``<root>/<id>.html.gz`` with gzip transfer encoding."""
+    """Serves ``/<id>.html`` from ``<root>/<id>.html.gz`` with gzip transfer encoding.
+
+    HTTP/1.1 with keep-alive, as real web servers answer.
+    """
 
     root = Path(".")
+    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         name = self.path.lstrip("/")

@@ -197,9 +197,12 @@ def _page_metadata(tree: Any, url: str | None, out: Extracted) -> None:
 
     try:
         meta = examine_meta(tree)
-        # trafilatura's JSON-LD parser is lenient but not infallible
-        with contextlib.suppress(Exception):
-            meta = extract_meta_json(tree, meta)
+        if not (meta.title and meta.author and meta.sitename):
+            # JSON-LD fills the gaps; it is the slow part, so only when needed
+            # (htmldate reads JSON-LD dates itself).  trafilatura's JSON-LD
+            # parser is lenient but not infallible.
+            with contextlib.suppress(Exception):
+                meta = extract_meta_json(tree, meta)
         out.title = _clean(meta.title) or _clean(extract_title(tree))
         author = _clean(meta.author)
         out.author = author if author and " " in author else None
