@@ -71,6 +71,14 @@ def _report_table(reports: dict[str, Any], title: str) -> Table:
     return table
 
 
+def _quiet_transformers() -> None:
+    """Hide transformers' load reports and weight-loading bars (ours is the progress bar)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def _progress_bar() -> tuple[Progress, Any]:
     """A rich progress bar and the callback the library reports to."""
     bar = Progress(
@@ -108,7 +116,7 @@ def register(app: typer.Typer) -> None:
                 "available offline, or a local path. Default: settings.base_model.",
             ),
         ] = None,
-        epochs: Annotated[int, typer.Option("--epochs", help="Passes over the data.")] = 6,
+        epochs: Annotated[int, typer.Option("--epochs", help="Passes over the data.")] = 4,
         max_steps: Annotated[
             int | None,
             typer.Option("--max-steps", help="Stop each training phase after N optimizer steps."),
@@ -125,8 +133,12 @@ def register(app: typer.Typer) -> None:
                 "--train-layers", help="Top transformer layers fine-tuned (6 = all of MiniLM)."
             ),
         ] = 2,
-        no_retrain: Annotated[
-            bool, typer.Option("--no-retrain", help="Keep the 80% model used to pick thresholds.")
+        retrain: Annotated[
+            bool,
+            typer.Option(
+                "--retrain",
+                help="After picking thresholds on 20%, retrain on all data (about twice the time).",
+            ),
         ] = False,
         no_eval: Annotated[bool, typer.Option("--no-eval", help="Skip the dev report.")] = False,
         no_runtime: Annotated[
@@ -137,6 +149,7 @@ def register(app: typer.Typer) -> None:
         from tipnlp.training.train import TrainOptions, train
 
         logging.basicConfig(level=logging.WARNING)
+        _quiet_transformers()
         settings = get_settings()
         opts = TrainOptions(
             name=name,
@@ -147,7 +160,7 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             learning_rate=lr,
             train_layers=train_layers,
-            retrain=not no_retrain,
+            retrain=retrain,
             evaluate_dev=not no_eval,
             build_runtime=not no_runtime,
         )
@@ -229,6 +242,7 @@ def register(app: typer.Typer) -> None:
             elif name == "model":
                 from tipnlp.nlp.tagger import load_tagger
 
+                _quiet_transformers()
                 t = load_tagger(settings)
             else:
                 raise ModelError(f"unknown tagger {name!r}; use model, rules or tfidf")

@@ -17,6 +17,7 @@ sentence, so boundaries never change the denominator.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -136,6 +137,40 @@ def multilabel_metrics(
     return per, round(micro, 4), round(macro, 4), any_label
 
 
+_NUMBER_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+", re.UNICODE)
+_DURATION = re.compile(
+    r"\b(?:years?|yrs?|months?|años?|anos?|ans|mois|meses|jahre\w*|monate\w*)\b|年",
+    re.IGNORECASE,
+)
+_LIFE = re.compile(r"life|perp[ée]tu", re.IGNORECASE)
+
+
+def states_term(text: str, gold: dict[str, Any]) -> bool:
+    """Whether a gold penalty sentence states its own prison term.
+
+    The gold copies a clause's figures onto fragments the splitter cut from
+    it (decided case 1), e.g. "(b) abduction;" under "3 to 20 years"; no
+    extractor can read figures from such a fragment.  A sentence states its
+    term when it has a prison figure and every figure is written in it
+    (digits or words, shortly before a duration word; months count as
+    years / 12), or it says "life" when life is annotated.
+    """
+    from tipnlp.nlp.penalties import parse_number
+
+    lo, hi, life = _term(gold)
+    if lo is None and hi is None and not life:
+        return False
+    written: set[float] = set()
+    for m in _NUMBER_TOKEN.finditer(text):
+        value = parse_number(m.group(0))
+        if value is None or value <= 0 or not _DURATION.search(text[m.end() : m.end() + 30]):
+            continue
+        written.update({round(value, 3), round(value / 12, 3)})
+    if any(v is not None and v not in written for v in (lo, hi)):
+        return False
+    return not (life and not _LIFE.search(text))
+
+
 def _term(d: Any) -> tuple[float | None, float | None, bool]:
     """(min, max, life) of a gold dict or a PenaltyFigures, for exact comparison."""
     if isinstance(d, dict):
@@ -245,7 +280,7 @@ def evaluate_tagger(
                     neg["false_positive_labels"] += int(pred.sum())
             if "penalty" in (gs.get("labels") or []):
                 want = _term(gs)
-                if want[0] is not None or want[1] is not None or want[2]:
+                if states_term(text[int(gs["start"]) : int(gs["end"])], gs):
                     pen_total += 1
                     matched = " ".join(text[spans[k][0] : spans[k][1]] for k in idx)
                     if matched and _term(extract(" ".join(matched.split()))) == want:
