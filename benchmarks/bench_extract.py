@@ -78,11 +78,13 @@ def scores(rows: list[tuple[float, float, float]]) -> dict[str, float]:
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves ``/<id>.html`` from ``<root>/<id>.html.gz`` with gzip transfer encoding.
 
-    HTTP/1.1 with keep-alive, as real web servers answer.
+    HTTP/1.1 with keep-alive, as real web servers answer (Nagle off, so a
+    response is not held back waiting for the client's delayed ACK).
     """
 
     root = Path(".")
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         name = self.path.lstrip("/")
