@@ -177,3 +177,31 @@ def test_a_parser_crash_is_a_row_not_a_stop(
         if r["status"] == "extract_error"
     ]
     assert "a.html" in bad["error"] and "RecursionError" in bad["error"]
+
+
+def test_unchanged_bytes_are_not_extracted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    ingest_module = importlib.import_module("tipnlp.scrape.ingest")
+    real = ingest_module.extract_bytes
+    calls: list[str] = []
+
+    def counting(data: bytes, **kw: object) -> object:
+        calls.append(str(kw.get("name")))
+        return real(data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest_module, "extract_bytes", counting)
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.html").write_bytes(page("Story", STORY))
+    (folder / "b.txt").write_text("A short note about a labour inspection.", encoding="utf-8")
+    src = [Source(name="d", type="folder", locations=(str(folder),))]
+    ingest(src, tmp_path / "out", _settings(tmp_path))
+    assert len(calls) == 2
+    calls.clear()
+    again = ingest(src, tmp_path / "out", _settings(tmp_path))
+    assert calls == [] and again.by_status == {"unchanged": 2}
+    forced = ingest(src, tmp_path / "out", _settings(tmp_path), refresh=True)
+    assert len(calls) == 2 and forced.n_new == 0  # re-extracted, same text: no new rows

@@ -75,6 +75,8 @@ class FetchRecord:
     jurisdiction: str | None = None
     language: str | None = None
     languages: list[str] = field(default_factory=list)
+    #: extract again even when the bytes are those of the last run (refresh, from_cache)
+    reextract: bool = False
 
 
 @dataclass
@@ -178,6 +180,7 @@ class FetchRun:
                     if rec.key in seen and rec.status in (FETCHED, UNCHANGED):
                         continue  # the same page listed by two sources: keep the first
                     seen.add(rec.key)
+                    rec.reextract = self.refresh or self.from_cache
                     yield rec
                     self.requests = fetcher.requests
         finally:
@@ -613,6 +616,19 @@ def _one_record(
         return
     if rec.status != FETCHED:
         _failure(rec, rec.status, rec.error or rec.status, known, state, writer, summary, common)
+        return
+    if (
+        not rec.reextract
+        and known is not None
+        and known.raw_sha256 == rec.raw_sha256
+        and known.status in (OK, DUPLICATE, FILTERED)
+        and (known.status == FILTERED or state.has_doc(str(known.doc_id)))
+    ):
+        # the same bytes as last time (a server without validators, a local
+        # file): the same document, so skip extraction
+        known.etag, known.last_modified = rec.etag, rec.last_modified
+        summary.count(src, UNCHANGED)
+        writer.add(src, None, None, known)
         return
     try:
         if not rec.raw_sha256:
