@@ -41,6 +41,15 @@ def test_ingest_command_prints_summary_and_exit_codes(
     missing = runner.invoke(app, ["ingest", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "no such manifest" in missing.output
 
+    from tipnlp.tagging import lock_output
+
+    held = lock_output(out)
+    try:
+        busy = runner.invoke(app, ["ingest", str(folder), "--out", str(out)])
+    finally:
+        held.release()
+    assert busy.exit_code == 2 and "another tipnlp run" in busy.output
+
 
 def test_deployments_name_existing_flows() -> None:
     from pipelines.scrape import PREFECT_YAML, flow_for, load_deployments

@@ -21,6 +21,7 @@ from tipnlp.cli.common import console, err_console, handle_errors
 from tipnlp.scrape import IngestSummary, ingest
 from tipnlp.scrape.sources import resolve_sources
 from tipnlp.settings import get_settings
+from tipnlp.tagging import lock_output
 
 
 def print_ingest_summary(summary: IngestSummary, out: Path) -> None:
@@ -87,24 +88,33 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         limit = settings.fetch.max_error_rate if max_error_rate is None else max_error_rate
         sources = resolve_sources(items)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=False,
-        ) as bars:
-            tasks: dict[str, TaskID] = {}
+        lock = lock_output(out)  # a second ingest into the same folder refuses at once
+        try:
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err_console,
+                transient=False,
+            ) as bars:
+                tasks: dict[str, TaskID] = {}
 
-            def progress(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bars.add_task(name, total=total or None)
-                bars.update(tasks[name], completed=done, total=total or None)
+                def progress(name: str, done: int, total: int) -> None:
+                    if name not in tasks:
+                        tasks[name] = bars.add_task(name, total=total or None)
+                    bars.update(tasks[name], completed=done, total=total or None)
 
-            summary = ingest(
-                sources, out, settings, refresh=refresh, from_cache=from_cache, progress=progress
-            )
+                summary = ingest(
+                    sources,
+                    out,
+                    settings,
+                    refresh=refresh,
+                    from_cache=from_cache,
+                    progress=progress,
+                )
+        finally:
+            lock.release()
         print_ingest_summary(summary, out)
         if summary.error_rate > limit:
             err_console.print(
