@@ -7,6 +7,8 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tipnlp.errors import ManifestError
 from tipnlp.scrape.dedup import Deduper
@@ -194,3 +196,29 @@ def test_near_and_exact_duplicates() -> None:
     assert d.signature("too short to compare") is None
     restored = d.from_bytes(d.to_bytes(a))
     assert restored.jaccard(a) == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.one_of(
+        st.binary(max_size=400),
+        st.builds(
+            lambda b: b"<html><body><p>" + b + b"</p></body></html>", st.binary(max_size=300)
+        ),
+        st.builds(lambda b: b"%PDF-1.4\n" + b, st.binary(max_size=300)),
+    ),
+    ctype=st.sampled_from([None, "text/html", "text/plain; charset=latin-1", "application/pdf"]),
+)
+def test_any_bytes_give_text_or_a_reasoned_failure(data: bytes, ctype: str | None) -> None:
+    try:
+        ext = extract_bytes(data, content_type=ctype, name="item")
+    except ExtractFailure as exc:
+        assert exc.reason in {"empty", "not_text", "bad_input", "garbled", "encrypted"}
+    else:
+        assert ext.text.strip() and not garbled(ext.text)
+
+
+@given(st.text(max_size=40))
+def test_retry_after_is_never_negative(value: str) -> None:
+    wait = parse_retry_after(value)
+    assert wait is None or wait >= 0
