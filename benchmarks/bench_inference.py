@@ -1,0 +1,318 @@
+"""Inference speed of the tagger's runtimes and of ``tipnlp tag``, with dev macro-F1.
+
+On the same sentences (every gold sentence of ``train.jsonl`` and ``dev.jsonl``,
+cut by the gold offsets and given the context the tagger gives) it measures
+sentences per second, median of ``--runs`` timed passes after a warm-up, for
+
+  (a) a transformers ``pipeline("text-classification", top_k=None)`` called
+      one sentence at a time (on a fixed every-k-th subset, see
+      ``--pipeline-sentences``: at a few sentences per second the full set
+      would take longer than everything else together),
+  (b) the tagger's batched PyTorch backend,
+  (c) ONNX Runtime fp32 (fused graph),
+  (d) ONNX Runtime int8 (dynamic quantization),
+  (e) the whole ``tipnlp tag`` command on a JSONL of the gold documents
+      (subprocess; sentences written / wall time, start-up included),
+
+and beside each the dev macro-F1 of the transformer tagger on that runtime
+(``tipnlp.training.evaluate.evaluate_tagger`` on ``dev.jsonl``; (e) runs the
+model's default runtime, so its F1 is that one's).  Then peak resident memory
+of ``tipnlp tag`` (process tree, polled with psutil) on the input and on
+``--scale`` times the input (documents repeated under new ids).
+
+Wall-clock rates suffer when other jobs share the CPU, so the table also
+gives sentences per CPU-second, and the load average is printed.
+
+    python benchmarks/bench_inference.py --model default --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+for _k, _v in {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ORT_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_k, _v)
+
+import numpy as np  # noqa: E402
+
+from tipnlp.io import read_jsonl, read_table, write_json_atomic, write_jsonl_atomic  # noqa: E402
+from tipnlp.nlp import runtime as rt  # noqa: E402
+from tipnlp.settings import Settings, get_settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class PipelineBackend:
+    """``EncoderBackend`` over a transformers pipeline, one call per sentence.
+
+    The pipeline returns sigmoid scores (multi-label model); the logit is
+    recovered as log(p / (1 - p)) so the tagger's calibration applies as
+    for the other runtimes and its F1 is comparable.
+    """
+
+    name = "pipeline"
+
+    def __init__(self, model_dir: Path, max_length: int) -> None:
+        """Build the pipeline on CPU."""
+        from transformers import pipeline
+
+        self.pipe = pipeline("text-classification", model=str(model_dir), top_k=None, device=-1)
+        self.max_length = max_length
+        id2label = self.pipe.model.config.id2label
+        self.index = {str(v): int(k) for k, v in id2label.items()}
+
+    def logits(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Any:
+        """One pipeline call per sentence; rows in input order."""
+        out = np.zeros((len(texts), len(self.index)), dtype=np.float32)
+        for i, text in enumerate(texts):
+            pair = pairs[i] if pairs is not None else None
+            item: Any = {"text": text, "text_pair": pair} if pair else text
+            res = self.pipe(item, truncation=True, max_length=self.max_length)
+            rows = res[0] if res and isinstance(res[0], list) else res
+            for r in rows:
+                p = min(max(float(r["score"]), 1e-7), 1 - 1e-7)
+                out[i, self.index[r["label"]]] = math.log(p / (1 - p))
+        return out
+
+
+def timed_runs(
+    backend: Any, texts: list[str], pairs: list[str | None], runs: int
+) -> tuple[float, float]:
+    """Median sentences/s (wall) and median sentences per CPU-second of this process."""
+    warm = min(len(texts), 32)
+    backend.logits(texts[:warm], pairs[:warm])
+    walls, cpus = [], []
+    for _ in range(runs):
+        c0, t0 = time.process_time(), time.perf_counter()
+        backend.logits(texts, pairs)
+        walls.append(len(texts) / (time.perf_counter() - t0))
+        cpus.append(len(texts) / max(time.process_time() - c0, 1e-9))
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def dev_f1(backend: Any, model_dir: Path, settings: Settings, dev: Path) -> float:
+    """Dev macro-F1 of the transformer tagger on ``backend``."""
+    from tipnlp.nlp.tagger import TransformerTagger
+    from tipnlp.training.evaluate import evaluate_tagger
+
+    tagger = TransformerTagger(backend, model_dir, settings)
+    return float(evaluate_tagger(tagger, dev, use_context=settings.tag.use_context).macro_f1)
+
+
+def write_docs(gold_files: list[Path], path: Path, scale: int) -> int:
+    """The gold documents' text as ``tipnlp tag`` input, ``scale`` copies with new ids."""
+    docs = [d for f in gold_files for d in read_jsonl(f)]
+    rows = (
+        {
+            "doc_id": f"{d['doc_id']}-{k}",
+            "url": d.get("url"),
+            "language": d.get("language"),
+            "kind": d.get("kind"),
+            "text": d["text"],
+        }
+        for k in range(scale)
+        for d in docs
+    )
+    return write_jsonl_atomic(path, rows)
+
+
+def run_tag(docs: Path, out: Path, model_dir: Path) -> dict[str, float]:
+    """Run ``tipnlp tag`` as a subprocess; wall time, CPU time, peak RSS, sentences."""
+    import psutil
+
+    exe = Path(sys.executable).with_name("tipnlp")
+    cmd = [str(exe), "tag", str(docs), "--out", str(out), "--tagger", "model"]
+    cmd += ["--model", str(model_dir)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            tree = [ps, *ps.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"tipnlp tag failed ({proc.returncode}): {err[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    n = read_table(out, "sentences", columns=["doc_id"]).num_rows
+    return {"wall": wall, "cpu": cpu, "peak_mb": peak / 2**20, "sentences": float(n)}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure, print the table; exit 1 if a target is missed, 2 if inputs are missing."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--model", default="default", help="model name under models/ or a path")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per runtime (median)")
+    ap.add_argument("--gold", type=Path, default=ROOT.parent / "shared" / "data" / "gold")
+    ap.add_argument(
+        "--pipeline-sentences",
+        type=int,
+        default=400,
+        help="(a) is timed on this fixed every-k-th subset (0: all)",
+    )
+    ap.add_argument("--scale", type=int, default=10, help="input multiple for the memory check")
+    ap.add_argument("--skip-tag", action="store_true", help="skip (e) and the memory check")
+    ap.add_argument("--skip-f1", action="store_true", help="skip dev macro-F1")
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args(argv)
+
+    settings = get_settings(model=args.model, gold_dir=args.gold)
+    model_dir = settings.model_path().resolve()
+    if not (model_dir / "config.json").is_file():
+        print(f"no model at {model_dir}: run `make model` first", file=sys.stderr)
+        return 2
+    gold_files = [args.gold / "train.jsonl", args.gold / "dev.jsonl"]
+    if not all(f.is_file() for f in gold_files):
+        print(f"gold files missing under {args.gold}", file=sys.stderr)
+        return 2
+    dev = args.gold / "dev.jsonl"
+    for variant in ("fp32", "int8"):
+        if not rt.onnx_path(model_dir, variant).is_file():
+            print(f"exporting {variant} ONNX ...", file=sys.stderr)
+            fp32 = rt.export_onnx(model_dir) if variant == "fp32" else None
+            if variant == "int8":
+                rt.quantize_int8(fp32 or rt.onnx_path(model_dir, "fp32"))
+
+    texts, pairs = rt.gold_sentences(gold_files, settings.tag.use_context)
+    load_before = os.getloadavg()
+    rows: dict[str, dict[str, Any]] = {}
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    # (a) pipeline, one sentence at a time, on a fixed subset
+    step = max(1, len(texts) // args.pipeline_sentences) if args.pipeline_sentences else 1
+    sub_t, sub_p = texts[::step], pairs[::step]
+    if args.pipeline_sentences:
+        sub_t, sub_p = sub_t[: args.pipeline_sentences], sub_p[: args.pipeline_sentences]
+    log(f"(a) pipeline on {len(sub_t)} sentences ...")
+    pipe = PipelineBackend(model_dir, settings.tag.max_length)
+    wall, cpu = timed_runs(pipe, sub_t, sub_p, args.runs)
+    rows["a"] = {
+        "what": "transformers pipeline, 1 at a time",
+        "n": len(sub_t),
+        "sps": wall,
+        "cpu_sps": cpu,
+    }
+    if not args.skip_f1:
+        rows["a"]["f1"] = dev_f1(pipe, model_dir, settings, dev)
+    del pipe
+
+    for key, name, what in (
+        ("b", "torch", "PyTorch, batched"),
+        ("c", "onnx", "ONNX Runtime fp32"),
+        ("d", "onnx-int8", "ONNX Runtime int8"),
+    ):
+        log(f"({key}) {name} on {len(texts)} sentences ...")
+        backend = rt.make_backend(model_dir, name, settings)
+        wall, cpu = timed_runs(backend, texts, pairs, args.runs)
+        rows[key] = {"what": what, "n": len(texts), "sps": wall, "cpu_sps": cpu}
+        if not args.skip_f1:
+            rows[key]["f1"] = dev_f1(backend, model_dir, settings, dev)
+        del backend
+
+    default = rt.resolve_backend_name(model_dir, settings.tag.backend)
+    mem: dict[str, float] = {}
+    if not args.skip_tag:
+        with tempfile.TemporaryDirectory(prefix="bench-inference-") as tmp:
+            docs1 = Path(tmp) / "docs.jsonl"
+            write_docs(gold_files, docs1, 1)
+            runs = []
+            for r in range(args.runs):
+                log(f"(e) tipnlp tag, run {r + 1}/{args.runs} ...")
+                runs.append(run_tag(docs1, Path(tmp) / f"out{r}", model_dir))
+            med = sorted(runs, key=lambda x: x["wall"])[len(runs) // 2]
+            rows["e"] = {
+                "what": f"tipnlp tag end to end ({default})",
+                "n": int(med["sentences"]),
+                "sps": med["sentences"] / med["wall"],
+                "cpu_sps": med["sentences"] / max(med["cpu"], 1e-9),
+                "f1": rows.get({"torch": "b", "onnx": "c", "onnx-int8": "d"}[default], {}).get(
+                    "f1"
+                ),
+            }
+            mem["peak_1x_mb"] = max(x["peak_mb"] for x in runs)
+            if args.scale > 1:
+                docsn = Path(tmp) / "docs_n.jsonl"
+                write_docs(gold_files, docsn, args.scale)
+                log(f"memory: tipnlp tag on {args.scale}x the input ...")
+                big = run_tag(docsn, Path(tmp) / "out_n", model_dir)
+                mem["peak_nx_mb"] = big["peak_mb"]
+                mem["sentences_nx"] = big["sentences"]
+                mem["sps_nx"] = big["sentences"] / big["wall"]
+    load_after = os.getloadavg()
+
+    # ------------------------------------------------------------------ table
+    base_a, base_b = rows["a"]["sps"], rows["b"]["sps"]
+    header = f"{'':4}{'runtime':40}{'sentences':>10}{'sent/s':>9}{'sent/CPU-s':>12}"
+    header += f"{'x (a)':>8}{'x (b)':>8}{'dev F1':>8}"
+    print(header)
+    print("-" * len(header))
+    for key, r in rows.items():
+        f1 = r.get("f1")
+        print(
+            f"({key}) {r['what']:40}{r['n']:>10}{r['sps']:>9.1f}{r['cpu_sps']:>12.1f}"
+            f"{r['sps'] / base_a:>8.1f}{r['sps'] / base_b:>8.2f}"
+            f"{(f'{f1:.3f}' if f1 is not None else '-'):>8}"
+        )
+    print()
+    checks = [
+        ("(d) >= 5x (a)", rows["d"]["sps"] >= 5 * base_a),
+        ("(d) >= 1.7x (b)", rows["d"]["sps"] >= 1.7 * base_b),
+    ]
+    if "e" in rows:
+        ratio = rows["e"]["sps"] / rows["d"]["sps"]
+        checks.append((f"(e) >= 60% of (d) [{ratio:.0%}]", ratio >= 0.6))
+    if "peak_nx_mb" in mem:
+        growth = mem["peak_nx_mb"] / mem["peak_1x_mb"] - 1
+        print(
+            f"peak RSS of tipnlp tag: 1x input {mem['peak_1x_mb']:.0f} MiB, "
+            f"{args.scale}x input ({int(mem['sentences_nx'])} sentences) "
+            f"{mem['peak_nx_mb']:.0f} MiB, growth {growth:+.1%}"
+        )
+        checks.append((f"memory growth {args.scale}x < 20% [{growth:+.1%}]", growth < 0.2))
+    for name, ok in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {name}")
+    threads = settings.tag.threads or rt.cpu_threads()
+    print(
+        f"\ncores: {os.cpu_count()} (usable {rt.cpu_threads()}), inference threads {threads}, "
+        f"batch {settings.tag.batch_sentences}, max_length {settings.tag.max_length}, "
+        f"runs {args.runs} (median); default runtime: {default}"
+    )
+    print(
+        "load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
+            *load_before, *load_after
+        )
+    )
+    print(f"model: {model_dir}")
+    if args.json:
+        write_json_atomic(args.json, {"rows": rows, "memory": mem, "checks": checks})
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
