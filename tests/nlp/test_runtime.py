@@ -100,7 +100,7 @@ def test_length_batches_cover_every_index_once_sorted_by_length() -> None:
 
 def test_choose_default_prefers_fastest_within_f1_tolerance() -> None:
     """int8 wins when close enough to torch's F1, loses when it drops more than 0.01."""
-    figs = {
+    figs: dict[str, dict[str, float | None]] = {
         "torch": {"sentences_per_s": 40.0, "dev_macro_f1": 0.700},
         "onnx": {"sentences_per_s": 70.0, "dev_macro_f1": 0.700},
         "onnx-int8": {"sentences_per_s": 150.0, "dev_macro_f1": 0.692},
