@@ -51,7 +51,7 @@ def evaluate_task(model_dir: str, gold: str) -> dict[str, Any]:
 def train_flow(
     name: str = "default",
     gold: str = "../shared/data/gold/dev.jsonl",
-    epochs: int = 4,
+    epochs: int = 6,
     max_steps: int | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:

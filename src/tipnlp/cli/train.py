@@ -116,7 +116,7 @@ def register(app: typer.Typer) -> None:
                 "available offline, or a local path. Default: settings.base_model.",
             ),
         ] = None,
-        epochs: Annotated[int, typer.Option("--epochs", help="Passes over the data.")] = 4,
+        epochs: Annotated[int, typer.Option("--epochs", help="Passes over the data.")] = 6,
         max_steps: Annotated[
             int | None,
             typer.Option("--max-steps", help="Stop each training phase after N optimizer steps."),

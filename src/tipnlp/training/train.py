@@ -84,11 +84,12 @@ class TrainOptions:
 
     name: str = "default"
     base_model: str | None = None
-    epochs: int = 4
+    epochs: int = 6
     max_steps: int | None = None
     limit: int | None = None
     seed: int | None = None
     learning_rate: float = 2e-4
+    head_lr_mult: float = 10.0
     batch_size: int = 32
     max_length: int | None = None
     train_layers: int = 2
@@ -315,12 +316,24 @@ class _Trainer:
         params = [p for m in trainable for p in m.parameters()]
         for p in params:
             p.requires_grad = True
+        head = {id(p) for m in self._head_modules(model) for p in m.parameters()}
+        groups = [
+            {"params": [p for p in params if id(p) not in head], "lr": opts.learning_rate},
+            {
+                "params": [p for p in params if id(p) in head],
+                "lr": opts.learning_rate * opts.head_lr_mult,
+            },
+        ]
         batches = sorted_batches([len(enc[r]["input_ids"]) for r in rows], opts.batch_size)
         total = opts.epochs * len(batches)
         if opts.max_steps is not None:
             total = min(total, opts.max_steps)
         warm = max(1, int(opts.warmup_ratio * total))
-        optim = torch.optim.AdamW(params, lr=opts.learning_rate, weight_decay=opts.weight_decay)
+        optim = torch.optim.AdamW(
+            [g for g in groups if g["params"]],
+            lr=opts.learning_rate,
+            weight_decay=opts.weight_decay,
+        )
         sched = torch.optim.lr_scheduler.LambdaLR(
             optim, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
         )
@@ -356,6 +369,16 @@ class _Trainer:
                     break
         model.eval()
         return model
+
+    def _head_modules(self, model: Any) -> list[Any]:
+        """The freshly initialised parts (pooler + classifier): they get a higher lr."""
+        parts = self._parts(model)
+        if parts is None:
+            return [model.classifier] if hasattr(model, "classifier") else []
+        mods: list[Any] = [model.classifier]
+        if parts[1] is not None:
+            mods.append(parts[1])
+        return mods
 
     def _trainable_modules(self, model: Any) -> list[Any]:
         """Top ``train_layers`` layers + pooler + head (everything if not BERT-like)."""
