@@ -93,18 +93,25 @@ class PipelineBackend:
 
 
 def timed_runs(
-    backend: Any, texts: list[str], pairs: list[str | None], runs: int
-) -> tuple[float, float]:
-    """Median sentences/s (wall) and median sentences per CPU-second of this process."""
+    backends: dict[str, Any], texts: list[str], pairs: list[str | None], runs: int
+) -> dict[str, tuple[float, float]]:
+    """Per backend: median sentences/s (wall) and sentences per CPU-second of this process.
+
+    Runs are interleaved (round robin) so a burst of load from another job
+    slows every runtime alike; each backend gets a warm-up call first.
+    """
     warm = min(len(texts), 32)
-    backend.logits(texts[:warm], pairs[:warm])
-    walls, cpus = [], []
+    for backend in backends.values():
+        backend.logits(texts[:warm], pairs[:warm])
+    walls: dict[str, list[float]] = {k: [] for k in backends}
+    cpus: dict[str, list[float]] = {k: [] for k in backends}
     for _ in range(runs):
-        c0, t0 = time.process_time(), time.perf_counter()
-        backend.logits(texts, pairs)
-        walls.append(len(texts) / (time.perf_counter() - t0))
-        cpus.append(len(texts) / max(time.process_time() - c0, 1e-9))
-    return statistics.median(walls), statistics.median(cpus)
+        for key, backend in backends.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            backend.logits(texts, pairs)
+            walls[key].append(len(texts) / (time.perf_counter() - t0))
+            cpus[key].append(len(texts) / max(time.process_time() - c0, 1e-9))
+    return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in backends}
 
 
 def dev_f1(backend: Any, model_dir: Path, settings: Settings, dev: Path) -> float:
@@ -218,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub_t, sub_p = sub_t[: args.pipeline_sentences], sub_p[: args.pipeline_sentences]
     log(f"(a) pipeline on {len(sub_t)} sentences ...")
     pipe = PipelineBackend(model_dir, settings.tag.max_length)
-    wall, cpu = timed_runs(pipe, sub_t, sub_p, args.runs)
+    wall, cpu = timed_runs({"a": pipe}, sub_t, sub_p, args.runs)["a"]
     rows["a"] = {
         "what": "transformers pipeline, 1 at a time",
         "n": len(sub_t),
@@ -233,21 +240,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows["a"]["f1"] = dev_f1(pipe, model_dir, settings, dev)
     del pipe
 
-    for key, name, what in (
-        ("b", "torch", "PyTorch, batched"),
-        ("c", "onnx", "ONNX Runtime fp32"),
-        ("d", "onnx-int8", "ONNX Runtime int8"),
-    ):
-        log(f"({key}) {name} on {len(texts)} sentences ...")
-        backend = rt.make_backend(model_dir, name, settings)
-        wall, cpu = timed_runs(backend, texts, pairs, args.runs)
-        rows[key] = {"what": what, "n": len(texts), "sps": wall, "cpu_sps": cpu}
+    runtimes = {"b": "torch", "c": "onnx", "d": "onnx-int8"}
+    whats = {"b": "PyTorch, batched", "c": "ONNX Runtime fp32", "d": "ONNX Runtime int8"}
+    backends = {key: rt.make_backend(model_dir, name, settings) for key, name in runtimes.items()}
+    log(f"(b)-(d) on {len(texts)} sentences, {args.runs} interleaved runs ...")
+    for key, (wall, cpu) in timed_runs(backends, texts, pairs, args.runs).items():
+        rows[key] = {"what": whats[key], "n": len(texts), "sps": wall, "cpu_sps": cpu}
         if args.f1_from_runtime:
-            rows[key]["f1"] = saved.get(name, {}).get("dev_macro_f1")
+            rows[key]["f1"] = saved.get(runtimes[key], {}).get("dev_macro_f1")
             rows[key]["what"] += " *"
         elif not args.skip_f1:
-            rows[key]["f1"] = dev_f1(backend, model_dir, settings, dev)
-        del backend
+            log(f"({key}) dev macro-F1 ...")
+            rows[key]["f1"] = dev_f1(backends[key], model_dir, settings, dev)
+    del backends
 
     default = rt.resolve_backend_name(model_dir, settings.tag.backend)
     mem: dict[str, float] = {}
