@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import platform
 import statistics
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -384,7 +385,7 @@ def quantize_int8(onnx_file: Path, *, weight_type: str = "qint8", per_channel: b
     if weight_type not in types:
         raise ValueError(f"weight_type must be one of {sorted(types)}, not {weight_type!r}")
     target = onnx_file.with_name(ONNX_FILES["int8"])
-    with atomic_path(target) as tmp:
+    with atomic_path(target) as tmp, _quiet_root_log("Please consider to run pre-processing"):
         quantize_dynamic(
             model_input=str(onnx_file),
             model_output=str(tmp),
@@ -395,6 +396,26 @@ def quantize_int8(onnx_file: Path, *, weight_type: str = "qint8", per_channel: b
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
     return target
+
+
+@contextlib.contextmanager
+def _quiet_root_log(prefix: str) -> Iterator[None]:
+    """Drop root-logger records starting with ``prefix`` while the block runs.
+
+    ``quantize_dynamic`` logs an advice to pre-process the model on the root
+    logger on every call; measured here, pre-processing changed nothing, so
+    the advice would only be noise in ``tipnlp train`` output.
+    """
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(prefix)
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
 
 
 # --------------------------------------------------------------------------- measuring
