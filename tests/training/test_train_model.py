@@ -81,7 +81,9 @@ def test_train_save_reload_same_scores(workspace: Settings) -> None:
     from tipnlp.nlp.types import SentenceInput
     from tipnlp.training.train import TrainOptions, train
 
-    opts = TrainOptions(name="tiny", max_steps=8, limit=64, epochs=1, build_runtime=False)
+    opts = TrainOptions(
+        name="tiny", max_steps=8, limit=64, epochs=1, build_runtime=False, retrain=True
+    )
     seen: list[str] = []
     result = train(workspace, opts, progress=lambda stage, done, total: seen.append(stage))
     d = result.model_dir

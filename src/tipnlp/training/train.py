@@ -692,7 +692,8 @@ def model_card(
         "## Model",
         f"- Base: `{args['base_model']}`; {args['train_layers']} top transformer layers, "
         f"pooler and a fresh 14-way multi-label head fine-tuned ({args['frozen_layers']} "
-        "lower layers frozen and cached to fit the 15-minute two-core CPU budget).",
+        "lower layers frozen and cached to fit the 15-minute two-core CPU budget; "
+        f"pooler and head at {args['head_lr_mult']}x the learning rate).",
         f"- Input: sentence + context (short title and end of the previous sentence) as a "
         f"text pair, max {args['max_length']} tokens. Context used: {args['use_context']}.",
         f"- {args['epochs']} epochs, lr {args['learning_rate']}, batch {args['batch_size']}, "
@@ -736,6 +737,13 @@ def model_card(
                 f"{neg['sentences']} | {_fmt(r['ece'])} | {_fmt(r['penalty']['accuracy'])} |"
             )
         if "model" in dev:
+            best = max((r["macro_f1"] for k, r in dev.items() if k != "model"), default=0.0)
+            if dev["model"]["macro_f1"] < best:
+                lines += [
+                    "",
+                    f"**Warning: this model's dev macro-F1 ({dev['model']['macro_f1']:.3f}) is "
+                    f"below the better baseline ({best:.3f}); prefer `--tagger rules`.**",
+                ]
             lines += [
                 "",
                 "Per label (model, dev): "
