@@ -33,6 +33,20 @@ def test_missing_input_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_long_error_stays_on_one_line_with_brackets_verbatim(tmp_path: Path) -> None:
+    # rich wraps at 80 columns when stderr is not a terminal; a long path must not
+    # split the message, and brackets in a path must not be read as markup.
+    deep = tmp_path / ("x" * 60) / "[red]odd[/red]" / ("y" * 60) / "nope.jsonl"
+    result = runner.invoke(
+        app, ["tag", str(deep), "--out", str(tmp_path / "out"), "--tagger", "rules"]
+    )
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ")
+    assert str(deep) in lines[0]
+
+
 def test_tag_with_rules_prints_summary_and_query(tmp_path: Path) -> None:
     docs = tmp_path / "d.jsonl"
     docs.write_text(

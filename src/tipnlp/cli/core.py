@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -47,7 +48,9 @@ def print_summary(summary: TagSummary, out_dir: Path, failures_by_reason: dict[s
     table.add_row("model", summary.model_version or "-")
     console.print(table)
     for doc_id, status, error in summary.failures[:20]:
-        err_console.print(f"[yellow]failed[/yellow] {doc_id}: {status}: {error}")
+        err_console.print(
+            f"[yellow]failed[/yellow] {escape(f'{doc_id}: {status}: {error}')}", soft_wrap=True
+        )
     glob = out_dir.as_posix()
     sql = (
         "SELECT label, count(*) AS n "
@@ -173,5 +176,5 @@ def register(app: typer.Typer) -> None:
         if report:
             console.print(f"report: {report.resolve()}")
         if result.get("failed"):
-            err_console.print(f"[red]error:[/red] {result['failed']}")
+            err_console.print(f"[red]error:[/red] {escape(str(result['failed']))}", soft_wrap=True)
             raise typer.Exit(code=1)

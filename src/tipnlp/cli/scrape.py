@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -40,7 +41,7 @@ def print_ingest_summary(summary: IngestSummary, out: Path) -> None:
         f"HTTP requests: {summary.requests}   error rate: {summary.error_rate:.1%}"
     )
     for _location, reason, message in summary.failures[:10]:
-        err_console.print(f"[yellow]{reason}[/yellow] {message}", soft_wrap=True)
+        err_console.print(f"[yellow]{escape(reason)}[/yellow] {escape(message)}", soft_wrap=True)
     if len(summary.failures) > 10:
         err_console.print(
             f"... and {len(summary.failures) - 10} more: "
@@ -119,6 +120,7 @@ def register(app: typer.Typer) -> None:
         if summary.error_rate > limit:
             err_console.print(
                 f"[red]error:[/red] {summary.error_rate:.0%} of items failed, above the limit "
-                f"{limit:.0%} (--max-error-rate / TIPNLP_FETCH__MAX_ERROR_RATE)"
+                f"{limit:.0%} (--max-error-rate / TIPNLP_FETCH__MAX_ERROR_RATE)",
+                soft_wrap=True,
             )
             raise typer.Exit(code=1)
