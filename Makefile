@@ -22,6 +22,8 @@ export PREFECT_LOGGING_LEVEL ?= WARNING
 export DASK_LOGGING__DISTRIBUTED ?= warning
 export PREFECT_HOME ?= $(CURDIR)/.cache/prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
+# Prefect creates PREFECT_HOME but not its parents: make .cache/ exist first.
+$(shell mkdir -p $(CURDIR)/.cache)
 
 STAMP := $(VENV)/.installed
 MODEL_WEIGHTS := models/$(MODEL)/model.safetensors

@@ -1,4 +1,4 @@
-"""Train flow: fine-tune the tagger, then evaluate it against the baselines on gold.
+"""Train flow: train the tagger, then evaluate it against the baselines on gold.
 
 Two thin tasks wrapping library functions and passing paths: training writes
 ``models/<name>/`` (and its own dev report into ``metrics.json``); evaluation
@@ -17,12 +17,19 @@ from tipnlp.settings import get_settings
 
 
 @task(name="train-model")
-def train_task(name: str, epochs: int, max_steps: int | None, limit: int | None) -> str:
+def train_task(
+    name: str, epochs: int, max_steps: int | None, limit: int | None, recipe: str = "hybrid"
+) -> str:
     """Train ``models/<name>``; returns the model folder."""
     from tipnlp.training.train import TrainOptions, train
 
     opts = TrainOptions(
-        name=name, epochs=epochs, max_steps=max_steps, limit=limit, evaluate_dev=False
+        name=name,
+        recipe=recipe,
+        epochs=epochs,
+        max_steps=max_steps,
+        limit=limit,
+        evaluate_dev=False,
     )
     return str(train(get_settings(), opts).model_dir)
 
@@ -54,9 +61,14 @@ def train_flow(
     epochs: int = 6,
     max_steps: int | None = None,
     limit: int | None = None,
+    recipe: str = "hybrid",
 ) -> dict[str, Any]:
-    """Fine-tune ``models/<name>`` and return the dev macro/any-label F1 of all taggers."""
-    model_dir = train_task(name, epochs, max_steps, limit)
+    """Train ``models/<name>`` and return the dev macro/any-label F1 of all taggers.
+
+    ``recipe`` is ``hybrid`` (default) or ``finetune``; ``epochs`` and
+    ``max_steps`` apply to ``finetune`` only.
+    """
+    model_dir = train_task(name, epochs, max_steps, limit, recipe)
     return evaluate_task(model_dir, gold)
 
 

@@ -257,3 +257,28 @@ def test_build_runtime_records_figures_and_default(model_dir: Path, tmp_path: Pa
     chosen = saved["backends"][saved["default_backend"]]
     assert chosen["dev_macro_f1"] >= saved["backends"]["torch"]["dev_macro_f1"] - rt.F1_TOLERANCE
     assert rt.resolve_backend_name(model_dir, "auto") == saved["default_backend"]
+
+
+def test_hybrid_encoder_exports_pooled_embeddings(tmp_path: Path) -> None:
+    """A hybrid folder's graph returns mean-pooled unit vectors, same as PyTorch."""
+    transformers = pytest.importorskip("transformers")
+    from tipnlp.nlp.hybrid import HYBRID_FILE
+    from tipnlp.nlp.tagger import TorchBackend
+
+    clf = _tiny_model(tmp_path / "clf")
+    encoder = transformers.AutoModel.from_pretrained(clf)  # the classifier's BERT body
+    path = tmp_path / "hyb"
+    encoder.save_pretrained(path)
+    transformers.AutoTokenizer.from_pretrained(clf).save_pretrained(path)
+    (path / HYBRID_FILE).write_text("{}", encoding="utf-8")
+
+    ref = np.asarray(TorchBackend(path, threads=1, batch_size=3).logits(TEXTS, None))
+    assert ref.shape == (len(TEXTS), 32)
+    assert np.allclose(np.linalg.norm(ref, axis=1), 1.0, atol=1e-5)
+    rt.quantize_int8(rt.export_onnx(path))
+    fp32 = rt.OnnxBackend(path, "fp32", threads=1, batch_size=3)
+    assert fp32.num_labels == 32
+    assert np.abs(np.asarray(fp32.logits(TEXTS, None)) - ref).max() < 1e-4
+    int8 = np.asarray(rt.OnnxBackend(path, "int8", threads=1, batch_size=3).logits(TEXTS, None))
+    cosine = (int8 * ref).sum(axis=1) / np.linalg.norm(int8, axis=1)
+    assert cosine.min() > 0.95

@@ -1,7 +1,8 @@
-"""End to end: fine-tune a few steps on a small subset, save, reload, same scores.
+"""End to end: train both recipes on a small subset, save, reload, same scores.
 
-Marked ``model``: it loads the bundled MiniLM and trains 8 steps per phase on
-64 sentences written for this test (about a minute on two CPU cores).
+Marked ``model``: they load the bundled MiniLM; the fine-tuning test trains 8
+steps per phase on 64 sentences written for this test (about a minute on two
+CPU cores), the hybrid test embeds and stacks them (seconds).
 """
 
 from __future__ import annotations
@@ -82,7 +83,13 @@ def test_train_save_reload_same_scores(workspace: Settings) -> None:
     from tipnlp.training.train import TrainOptions, train
 
     opts = TrainOptions(
-        name="tiny", max_steps=8, limit=64, epochs=1, build_runtime=False, retrain=True
+        name="tiny",
+        recipe="finetune",
+        max_steps=8,
+        limit=64,
+        epochs=1,
+        build_runtime=False,
+        retrain=True,
     )
     seen: list[str] = []
     result = train(workspace, opts, progress=lambda stage, done, total: seen.append(stage))
@@ -136,6 +143,7 @@ def test_train_save_reload_same_scores(workspace: Settings) -> None:
     # a second run moves the first model to versions/<version>/, still loadable
     opts2 = TrainOptions(
         name="tiny",
+        recipe="finetune",
         max_steps=4,
         limit=64,
         epochs=1,
@@ -151,3 +159,81 @@ def test_train_save_reload_same_scores(workspace: Settings) -> None:
     old = load_tagger(workspace, model_dir=old_dir)
     again = np.array([[p.scores[n] for n in LABELS] for p in old.predict(items)])
     assert np.allclose(again, expected, atol=1e-4)
+
+
+def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
+    """The default recipe: files, cross-validated figures, same scores after reload."""
+    from tipnlp.nlp.hybrid import HybridTagger
+    from tipnlp.nlp.tagger import load_tagger
+    from tipnlp.nlp.types import SentenceInput
+    from tipnlp.training.calibration import apply_platt
+    from tipnlp.training.train import TrainOptions, train
+
+    seen: list[str] = []
+    result = train(
+        workspace,
+        TrainOptions(name="hyb", build_runtime=False),
+        progress=lambda stage, done, total: seen.append(stage),
+    )
+    d = result.model_dir
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "hybrid.json",
+        "hybrid.npz",
+        "baselines/tfidf.pkl",
+        "thresholds.json",
+        "calibration.json",
+        "metrics.json",
+        "model_card.md",
+    ):
+        assert (d / name).is_file(), name
+    assert {"encode", "cross-fit", "fit-all"} <= set(seen)
+    args = json.loads((d / "training_args.json").read_text())
+    assert args["recipe"] == "hybrid"
+    views = result.heldout["views_macro_f1"]
+    assert set(views) == {"rules", "tfidf", "embedding_heads", "stack"}
+    assert "Recipe `hybrid`" in (d / "model_card.md").read_text()
+    assert set(json.loads((d / "metrics.json").read_text())["dev"]) >= {"rules", "tfidf", "model"}
+
+    tagger = load_tagger(workspace.model_copy(update={"model": "hyb"}))
+    assert isinstance(tagger, HybridTagger)
+    items = [
+        SentenceInput(text=e.text, title=e.title, prev=e.prev, language=e.language)
+        for e in result.probe["items"]
+    ]
+    expected = apply_platt(result.probe["logits"], tagger.calibration)
+    got = np.array([[p.scores[n] for n in LABELS] for p in tagger.predict(items)])
+    assert np.allclose(got, expected, atol=1e-4)
+
+    # it learnt the synthetic pattern on sentences it never saw
+    new = [
+        SentenceInput("Report 900", language="en"),
+        SentenceInput(
+            "Police arrested 5 suspected traffickers after a raid on a farm.",
+            title="Report 900",
+            prev="Report 900",
+            language="en",
+        ),
+        SentenceInput(
+            "The council discussed road repairs in district 900.",
+            title="Report 900",
+            prev="Police arrested 5 suspected traffickers after a raid on a farm.",
+            language="en",
+        ),
+    ]
+    preds = tagger.predict(new)
+    assert "arrest" in preds[1].labels
+    assert preds[2].labels == []
+    assert preds[1].tagger == "model" and preds[1].sources["arrest"] == "model"
+    # an uncovered language goes to the rules
+    pt = tagger.predict([SentenceInput("A polícia prendeu dois homens.", language="pt")])[0]
+    assert pt.tagger == "rules"
+
+    # a damaged weights file is a clear error naming it, not a crash
+    from tipnlp.errors import ModelError
+
+    (d / "hybrid.npz").write_bytes(b"not an npz")
+    with pytest.raises(ModelError, match=r"hybrid\.npz"):
+        load_tagger(workspace.model_copy(update={"model": "hyb"}))

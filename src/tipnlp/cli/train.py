@@ -116,28 +116,44 @@ def register(app: typer.Typer) -> None:
                 "available offline, or a local path. Default: settings.base_model.",
             ),
         ] = None,
-        epochs: Annotated[int, typer.Option("--epochs", help="Passes over the data.")] = 6,
+        recipe: Annotated[
+            str,
+            typer.Option(
+                "--recipe",
+                help="hybrid (default: MiniLM embeddings + TF-IDF + rules, stacked; the best "
+                "on dev) or finetune (fine-tune MiniLM's top layers; needs more CPU than a "
+                "laptop has to beat the baselines). The options below marked (finetune) "
+                "apply to it only.",
+            ),
+        ] = "hybrid",
+        epochs: Annotated[
+            int, typer.Option("--epochs", help="(finetune) Passes over the data.")
+        ] = 6,
         max_steps: Annotated[
             int | None,
-            typer.Option("--max-steps", help="Stop each training phase after N optimizer steps."),
+            typer.Option(
+                "--max-steps", help="(finetune) Stop each training phase after N optimizer steps."
+            ),
         ] = None,
         limit: Annotated[
             int | None,
             typer.Option("--limit", help="Train on a seeded sample of N sentences (smoke tests)."),
         ] = None,
         seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-        lr: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-4,
+        lr: Annotated[float, typer.Option("--lr", help="(finetune) Peak learning rate.")] = 2e-4,
         train_layers: Annotated[
             int,
             typer.Option(
-                "--train-layers", help="Top transformer layers fine-tuned (6 = all of MiniLM)."
+                "--train-layers",
+                help="(finetune) Top transformer layers fine-tuned (6 = all of MiniLM).",
             ),
         ] = 2,
         retrain: Annotated[
             bool,
             typer.Option(
                 "--retrain",
-                help="After picking thresholds on 20%, retrain on all data (about twice the time).",
+                help="(finetune) After picking thresholds on 20%, retrain on all data "
+                "(about twice the time).",
             ),
         ] = False,
         no_eval: Annotated[bool, typer.Option("--no-eval", help="Skip the dev report.")] = False,
@@ -145,7 +161,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-runtime", help="Skip the ONNX export and runtime choice.")
         ] = False,
     ) -> None:
-        """Fine-tune the tagger on gold train + annotations/*.jsonl into models/NAME."""
+        """Train the tagger on gold train + annotations/*.jsonl into models/NAME."""
         from tipnlp.training.train import TrainOptions, train
 
         logging.basicConfig(level=logging.WARNING)
@@ -153,6 +169,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         opts = TrainOptions(
             name=name,
+            recipe=recipe,
             base_model=base_model,
             epochs=epochs,
             max_steps=max_steps,
@@ -174,7 +191,8 @@ def register(app: typer.Typer) -> None:
         ho = result.heldout
         if "macro_f1" in ho:
             console.print(
-                f"held-out training fold: macro-F1 {ho['macro_f1']:.3f}, "
+                f"held-out training data ({ho.get('method', '80/20 split')}): "
+                f"macro-F1 {ho['macro_f1']:.3f}, "
                 f"any-label F1 {ho['any_label_f1']:.3f}"
             )
         if result.dev:

@@ -48,6 +48,7 @@ import numpy as np
 
 from tipnlp.errors import ModelError
 from tipnlp.io import atomic_path, read_jsonl, write_json_atomic
+from tipnlp.nlp.hybrid import is_hybrid
 from tipnlp.settings import Settings
 
 # ONNX Runtime reads this at import; the project never sends telemetry.
@@ -261,7 +262,9 @@ class OnnxBackend:
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelError(f"{path}: ONNX Runtime cannot load it ({exc})") from exc
         self._inputs = [i.name for i in self._session.get_inputs()]
-        self.num_labels = _num_labels(self.model_dir)
+        width = self._session.get_outputs()[0].shape[-1]
+        # A pooled encoder graph (hybrid model) declares its embedding width.
+        self.num_labels = width if isinstance(width, int) else _num_labels(self.model_dir)
         self.encoder = PairEncoder(self.model_dir, max_length=max_length)
 
     def logits(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Any:
@@ -301,19 +304,21 @@ def export_onnx(model_dir: Path, *, opset: int = OPSET) -> Path:
     weights, same file: the export is deterministic.
     """
     import torch
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModel, AutoModelForSequenceClassification
 
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise ModelError(f"{model_dir}: not a model folder (no config.json)")
     target = onnx_path(model_dir, "fp32")
+    pooled = is_hybrid(model_dir)
+    loader = AutoModel if pooled else AutoModelForSequenceClassification
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(model_dir), attn_implementation="eager"
-        ).eval()
+        model = loader.from_pretrained(str(model_dir), attn_implementation="eager").eval()
     except Exception as exc:  # transformers raises many kinds for a bad folder
         raise ModelError(f"{model_dir}: cannot load the classifier ({exc})") from exc
     model.float()
+    if pooled:
+        model = _PooledEncoder(model)
     encoder = PairEncoder(model_dir, max_length=64)
     texts = [t for t, _ in _SAMPLE_PAIRS]
     pairs = [p for _, p in _SAMPLE_PAIRS]
@@ -324,7 +329,8 @@ def export_onnx(model_dir: Path, *, opset: int = OPSET) -> Path:
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes["logits"] = {0: "batch"}
     with torch.inference_mode():
-        expected = model(**dict(zip(names, args, strict=True))).logits.numpy()
+        result = model(**dict(zip(names, args, strict=True)))
+        expected = getattr(result, "logits", result).numpy()
 
     with atomic_path(target) as raw, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -346,6 +352,36 @@ def export_onnx(model_dir: Path, *, opset: int = OPSET) -> Path:
                 f"{target}: exported graph differs from PyTorch by {diff:.2e} (> {EXPORT_ATOL})"
             )
     return target
+
+
+def _PooledEncoder(encoder: Any) -> Any:
+    """Wrap an encoder so its forward returns the mean-pooled embeddings.
+
+    The ONNX graph of a hybrid model is then the same shape of thing as a
+    classifier's (one float matrix, exported under the name ``logits``), and
+    every backend and check works unchanged.
+    """
+    import torch
+
+    from tipnlp.nlp.tagger import mean_pool
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(
+            self,
+            input_ids: Any,
+            attention_mask: Any,
+            token_type_ids: Any = None,
+        ) -> Any:
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return mean_pool(out.last_hidden_state, attention_mask)
+
+    return Pooled(encoder).eval()
 
 
 def _forward_args(model: Any) -> set[str]:
@@ -517,7 +553,9 @@ def build_runtime(
     int8 = quantize_int8(fp32)
     threads = settings.tag.threads if settings.tag.threads > 0 else cpu_threads()
     bs, ml = settings.tag.batch_sentences, settings.tag.max_length
-    texts, pairs = _sample(settings, sample_size)
+    texts, sample_pairs = _sample(settings, sample_size)
+    # A hybrid encodes each sentence alone (its context is separate features).
+    pairs = None if is_hybrid(model_dir) else sample_pairs
     dev = Path(settings.gold_dir) / "dev.jsonl"
     can_eval = evaluate and dev.is_file()
 
@@ -590,10 +628,10 @@ def choose_default(figures: dict[str, dict[str, Any]]) -> tuple[str, str]:
 
 def _dev_macro_f1(model_dir: Path, backend: Any, settings: Settings, dev: Path) -> float:
     """Dev macro-F1 of the transformer tagger (rules fallback included) on ``backend``."""
-    from tipnlp.nlp.tagger import TransformerTagger
+    from tipnlp.nlp.tagger import tagger_for
     from tipnlp.training.evaluate import evaluate_tagger
 
-    tagger = TransformerTagger(backend, model_dir, settings)
+    tagger = tagger_for(backend, model_dir, settings)
     report = evaluate_tagger(tagger, dev, use_context=settings.tag.use_context)
     return round(float(report.macro_f1), 4)
 

@@ -111,16 +111,19 @@ class TorchBackend:
     ) -> None:
         """Load tokenizer and classifier from ``model_dir`` in eval mode on CPU."""
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+        from tipnlp.nlp.hybrid import is_hybrid
 
         self.model_dir = Path(model_dir)
         if threads > 0:
             torch.set_num_threads(threads)
+        #: A hybrid folder holds a plain encoder: outputs are pooled embeddings.
+        self.pooled = is_hybrid(self.model_dir)
+        loader = AutoModel if self.pooled else AutoModelForSequenceClassification
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-            self.model = AutoModelForSequenceClassification.from_pretrained(
-                str(self.model_dir)
-            ).eval()
+            self.model = loader.from_pretrained(str(self.model_dir)).eval()
         except (OSError, ValueError) as exc:
             raise ModelError(f"{self.model_dir}: cannot load model ({exc})") from exc
         self.batch_size = batch_size
@@ -130,17 +133,38 @@ class TorchBackend:
         """Logits ``(len(texts), num_labels)`` as float32 numpy, rows in input order."""
         import torch
 
-        n_labels = int(self.model.config.num_labels)
-        out = np.zeros((len(texts), n_labels), dtype=np.float32)
+        width = (
+            int(self.model.config.hidden_size) if self.pooled else int(self.model.config.num_labels)
+        )
+        out = np.zeros((len(texts), width), dtype=np.float32)
         if not texts:
             return out
         enc = encode_pairs(self.tokenizer, texts, pairs, self.max_length)
         for idx in sorted_batches([len(e["input_ids"]) for e in enc], self.batch_size):
             batch = self.tokenizer.pad([enc[i] for i in idx], return_tensors="pt")
             with torch.inference_mode():
-                logits = self.model(**batch).logits
+                if self.pooled:
+                    logits = mean_pool(
+                        self.model(**batch).last_hidden_state, batch["attention_mask"]
+                    )
+                else:
+                    logits = self.model(**batch).logits
             out[idx] = logits.float().numpy()
         return out
+
+
+def mean_pool(hidden: Any, mask: Any) -> Any:
+    """Mean of the token states under ``mask``, L2-normalised (sentence-transformers' pooling).
+
+    Why mean pooling: the bundled MiniLM was trained as a sentence encoder
+    with exactly this pooling, so its pooled vectors are good features
+    without fine-tuning; its [CLS]/pooler output is not.
+    """
+    import torch
+
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2.0, dim=-1)
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -294,6 +318,17 @@ def _backend_for(model_dir: Path, settings: Settings) -> EncoderBackend:
     )
 
 
+def tagger_for(
+    backend: EncoderBackend, model_dir: str | Path, settings: Settings | None = None
+) -> Tagger:
+    """The tagger a model folder asks for on ``backend``: hybrid or fine-tuned classifier."""
+    from tipnlp.nlp.hybrid import HybridTagger, is_hybrid
+
+    if is_hybrid(model_dir):
+        return HybridTagger(backend, model_dir, settings)
+    return TransformerTagger(backend, model_dir, settings)
+
+
 def load_tagger(settings: Settings | None = None, model_dir: str | Path | None = None) -> Tagger:
     """The configured model (``settings.model``, or ``model_dir``) as a ``TransformerTagger``.
 
@@ -303,4 +338,4 @@ def load_tagger(settings: Settings | None = None, model_dir: str | Path | None =
     path = Path(model_dir) if model_dir is not None else settings.model_path()
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
         raise ModelError(f"{path}: no trained model (run `make model` or `tipnlp train`)")
-    return TransformerTagger(_backend_for(path, settings), path, settings)
+    return tagger_for(_backend_for(path, settings), path, settings)

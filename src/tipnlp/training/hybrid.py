@@ -1,0 +1,312 @@
+"""Fit the hybrid tagger (``tipnlp.nlp.hybrid``): embeddings, TF-IDF and rules, stacked.
+
+Everything is fitted on the training data with grouped K-fold
+cross-fitting, so that each training sentence gets an *out-of-fold*
+prediction from every view:
+
+1. the base encoder embeds every distinct sentence, previous sentence and
+   title once (mean pooling, frozen weights: about a minute on two cores);
+2. per label, a class-balanced logistic regression over
+   ``[sentence, previous, title]`` embeddings (the "heads");
+3. the TF-IDF + logistic-regression baseline (same folds);
+4. the rule tagger's hits (no fitting);
+5. per label, a logistic-regression stacker over the three out-of-fold
+   views; its regularisation is chosen by out-of-fold macro-F1;
+6. Platt calibration and F1-optimal thresholds on the stacker's
+   out-of-fold logits (the same rules as for the fine-tuned model).
+
+The final heads, TF-IDF model and stacker are then refitted on all the
+training data.  Dev is never used for any choice.  The cross-validated
+scores of each view and of the stack are kept, so the model card can say
+how much each view adds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tipnlp.errors import ModelError
+from tipnlp.labels import LABELS
+from tipnlp.nlp.hybrid import embedding_features, normalize_text, stack_inputs
+from tipnlp.training.calibration import (
+    apply_platt,
+    best_thresholds,
+    calibration_record,
+    expected_calibration_error,
+    fit_platt,
+)
+from tipnlp.training.data import Example, label_matrix
+
+#: ``progress(stage, done, total)``.
+Progress = Callable[[str, int, int], None]
+
+#: Logit given to a label that has no positive example to learn from.
+_ABSENT_LOGIT = -10.0
+
+
+@dataclass
+class HybridFit:
+    """Everything a hybrid model folder needs, plus cross-validated figures."""
+
+    encoder: Any
+    tokenizer: Any
+    weights: dict[str, np.ndarray]
+    tfidf: Any
+    thresholds: dict[str, float]
+    calibration: dict[str, Any]
+    heldout: dict[str, Any]
+    meta: dict[str, Any]
+    #: Stacker logits of the first examples from the final (all-data) fit.
+    probe_logits: np.ndarray = field(default_factory=lambda: np.zeros((0, len(LABELS))))
+
+
+class _Embedder:
+    """Mean-pooled embeddings from an in-memory encoder (the training-time backend)."""
+
+    name = "torch"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        max_length: int,
+        batch_size: int,
+        progress: Progress | None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def logits(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Any:
+        """Pooled embeddings ``(len(texts), hidden)`` in input order (``pairs`` unused)."""
+        import torch
+
+        from tipnlp.nlp.tagger import encode_pairs, mean_pool, sorted_batches
+
+        width = int(self.model.config.hidden_size)
+        out = np.zeros((len(texts), width), dtype=np.float32)
+        if not texts:
+            return out
+        enc = encode_pairs(self.tokenizer, list(texts), None, self.max_length)
+        batches = sorted_batches([len(e["input_ids"]) for e in enc], self.batch_size)
+        for b, idx in enumerate(batches):
+            batch = self.tokenizer.pad([enc[i] for i in idx], return_tensors="pt")
+            with torch.inference_mode():
+                hidden = self.model(**batch).last_hidden_state
+            out[idx] = mean_pool(hidden, batch["attention_mask"]).float().numpy()
+            if self.progress:
+                self.progress("encode", b + 1, len(batches))
+        return out
+
+
+def _folds(groups: Sequence[str], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Grouped K folds (documents never straddle a fold); empty when under 2 groups."""
+    from sklearn.model_selection import GroupKFold
+
+    n_groups = len(set(groups))
+    if n_groups < 2:
+        return []
+    idx = np.arange(len(groups))
+    return list(GroupKFold(n_splits=min(k, n_groups)).split(idx, idx, list(groups)))
+
+
+def _fit_lr(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, float]:
+    """(weights, bias) of a class-balanced logistic regression; constant if y is constant."""
+    from sklearn.linear_model import LogisticRegression
+
+    if y.min() == y.max():
+        return np.zeros(x.shape[1]), (-_ABSENT_LOGIT if y.min() > 0 else _ABSENT_LOGIT)
+    lr = LogisticRegression(C=c, class_weight="balanced", max_iter=3000, random_state=seed)
+    lr.fit(x, y)
+    return lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+
+
+def _heads(x: np.ndarray, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-label heads: weights ``(labels, dim)`` and biases ``(labels,)``."""
+    fits = [_fit_lr(x, y[:, j], c, seed) for j in range(y.shape[1])]
+    return np.stack([w for w, _ in fits]), np.array([b for _, b in fits])
+
+
+def _stack(z: np.ndarray, y: np.ndarray, c: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-label stackers over ``z`` ``(n, labels, views)``."""
+    fits = [_fit_lr(z[:, j, :], y[:, j], c, seed) for j in range(y.shape[1])]
+    return np.stack([w for w, _ in fits]), np.array([b for _, b in fits])
+
+
+def _macro(y: np.ndarray, probs: np.ndarray, thresholds: dict[str, float]) -> float:
+    """Macro-F1 of thresholded probabilities (cross-validated figures)."""
+    from tipnlp.training.evaluate import multilabel_metrics
+
+    pred = np.stack([probs[:, j] >= thresholds[n] for j, n in enumerate(LABELS)], axis=1)
+    return float(multilabel_metrics(y, pred)[2])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
+
+
+def fit_hybrid(
+    examples: Sequence[Example],
+    base_path: str,
+    *,
+    seed: int,
+    max_length: int,
+    batch_size: int = 64,
+    folds: int = 5,
+    head_c: float = 0.5,
+    stack_cs: Sequence[float] = (0.03, 0.1, 0.3, 1.0),
+    progress: Progress | None = None,
+) -> HybridFit:
+    """Fit heads, TF-IDF and stacker on ``examples`` (see the module docstring)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from tipnlp.nlp.rules import RuleTagger
+    from tipnlp.nlp.tagger import trim_context
+    from tipnlp.nlp.types import SentenceInput
+    from tipnlp.training.baselines import TfidfTagger, _fit_pipeline, _proba
+
+    if not examples:
+        raise ModelError("no training sentences")
+    torch.manual_seed(seed)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base_path)
+        encoder = AutoModel.from_pretrained(base_path).eval()
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"base model {base_path}: cannot load ({exc})") from exc
+    y = label_matrix(examples).astype(int)
+    groups = [e.doc_id for e in examples]
+    texts = [normalize_text(e.text) for e in examples]
+    prevs: list[str | None] = []
+    for e in examples:
+        prev = e.prev if e.prev else (trim_context(e.context) if e.context else None)
+        prevs.append(normalize_text(prev) or None if prev else None)
+    titles = [normalize_text(e.title) or None if e.title else None for e in examples]
+
+    embedder = _Embedder(encoder, tokenizer, max_length, batch_size, progress)
+    x = embedding_features(embedder, texts, prevs, titles).astype(np.float64)
+    items = [
+        SentenceInput(text=e.text, title=e.title, prev=p, language=e.language, kind=e.kind)
+        for e, p in zip(examples, prevs, strict=True)
+    ]
+    rules = RuleTagger()
+    hits = np.array(
+        [[n in p.labels for n in LABELS] for p in rules.predict(items)], dtype=np.float64
+    ).reshape(len(items), len(LABELS))
+
+    split = _folds(groups, folds)
+    oof_head = np.zeros(y.shape)
+    oof_tfidf = np.zeros(y.shape)
+    for k, (fit_idx, ho_idx) in enumerate(split):
+        w, b = _heads(x[fit_idx], y[fit_idx], head_c, seed)
+        oof_head[ho_idx] = x[ho_idx] @ w.T + b
+        pipe = _fit_pipeline([texts[i] for i in fit_idx], y[fit_idx], seed)
+        oof_tfidf[ho_idx] = _proba(pipe, [texts[i] for i in ho_idx])
+        if progress:
+            progress("cross-fit", k + 1, len(split))
+
+    head_w, head_b = _heads(x, y, head_c, seed)
+    pipe_all = _fit_pipeline(texts, y, seed)
+    if progress:
+        progress("fit-all", 1, 1)
+
+    heldout: dict[str, Any] = {"method": f"{len(split)}-fold grouped cross-fitting"}
+    if split:
+        z = stack_inputs(oof_head, oof_tfidf, hits)
+        # Stacker regularisation: the C with the best out-of-fold macro-F1.
+        best: tuple[float, float, np.ndarray] | None = None
+        for c in stack_cs:
+            oof_stack = np.zeros(y.shape)
+            for fit_idx, ho_idx in split:
+                sw, sb = _stack(z[fit_idx], y[fit_idx], c, seed)
+                oof_stack[ho_idx] = np.einsum("nlk,lk->nl", z[ho_idx], sw) + sb
+            probs = _sigmoid(oof_stack)
+            score = _macro(y, probs, best_thresholds(y, probs))
+            if best is None or score > best[1] + 1e-9:
+                best = (c, score, oof_stack)
+        assert best is not None
+        stack_c, _, oof_stack = best
+        stack_w, stack_b = _stack(z, y, stack_c, seed)
+        platt = fit_platt(y, oof_stack)
+        cal = apply_platt(oof_stack, platt)
+        thresholds = best_thresholds(y, cal)
+        calibration = calibration_record(
+            platt,
+            len(examples),
+            expected_calibration_error(y, _sigmoid(oof_stack)),
+            expected_calibration_error(y, cal),
+        )
+        head_p = _sigmoid(oof_head)
+        tfidf_th = best_thresholds(y, oof_tfidf)
+        heldout.update(_cv_report(y, cal, thresholds))
+        heldout["views_macro_f1"] = {
+            "rules": _macro(y, hits, dict.fromkeys(LABELS, 0.5)),
+            "tfidf": _macro(y, oof_tfidf, tfidf_th),
+            "embedding_heads": _macro(y, head_p, best_thresholds(y, head_p)),
+            "stack": heldout["macro_f1"],
+        }
+        heldout["stack_c"] = stack_c
+        heldout["sentences"] = len(examples)
+        heldout["documents"] = len(set(groups))
+    else:
+        stack_c = stack_cs[0]
+        z_all = stack_inputs(x @ head_w.T + head_b, _proba(pipe_all, texts), hits)
+        stack_w, stack_b = _stack(z_all, y, stack_c, seed)
+        thresholds = dict.fromkeys(LABELS, 0.5)
+        tfidf_th = dict.fromkeys(LABELS, 0.5)
+        calibration = {
+            "method": "none",
+            "params": None,
+            "note": "fewer than two documents: no out-of-fold data",
+        }
+        heldout.update({"sentences": 0, "documents": 0})
+
+    tfidf = TfidfTagger(pipe_all, tfidf_th, version="tfidf-lr")
+    n_probe = min(8, len(examples))
+    z_probe = stack_inputs(
+        x[:n_probe] @ head_w.T + head_b, _proba(pipe_all, texts[:n_probe]), hits[:n_probe]
+    )
+    probe = np.einsum("nlk,lk->nl", z_probe, stack_w) + stack_b
+    meta = {
+        "features": {
+            "embeddings": "mean-pooled, L2-normalised [sentence, previous sentence, title]; "
+            "zeros where absent",
+            "stack_inputs": ["embedding head logit", "TF-IDF logit", "rule hit (0/1)"],
+        },
+        "head_c": head_c,
+        "stack_c": stack_c,
+        "folds": len(split),
+        "embedding_dim": int(x.shape[1] // 3) if x.size else 0,
+    }
+    weights = {"head_w": head_w, "head_b": head_b, "stack_w": stack_w, "stack_b": stack_b}
+    return HybridFit(
+        encoder=encoder,
+        tokenizer=tokenizer,
+        weights=weights,
+        tfidf=tfidf,
+        thresholds=thresholds,
+        calibration=calibration,
+        heldout=heldout,
+        meta=meta,
+        probe_logits=np.asarray(probe, dtype=np.float64),
+    )
+
+
+def _cv_report(y: np.ndarray, probs: np.ndarray, thresholds: dict[str, float]) -> dict[str, Any]:
+    """Macro/micro/any-label F1 of the cross-validated stack (as in ``train``)."""
+    from tipnlp.training.evaluate import multilabel_metrics
+
+    pred = np.stack([probs[:, j] >= thresholds[n] for j, n in enumerate(LABELS)], axis=1)
+    per, micro, macro, any_label = multilabel_metrics(y, pred)
+    return {
+        "macro_f1": macro,
+        "micro_f1": micro,
+        "any_label_f1": any_label.f1,
+        "per_label_f1": {k: v.f1 for k, v in per.items()},
+    }
