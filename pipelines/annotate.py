@@ -8,11 +8,13 @@ builds it (the previous model moves to ``models/<name>/versions/``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 
 from pipelines.train import evaluate_task, train_task
+from tipnlp.errors import AnnotationError
 from tipnlp.settings import get_settings
 
 
@@ -58,15 +60,32 @@ def annotate_import_flow(
     annotations_dir: str | None = None,
     retrain: bool = True,
     name: str = "default",
-    gold: str = "../shared/data/gold/dev.jsonl",
+    gold: str | None = None,
     epochs: int = 6,
     max_steps: int | None = None,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """Import an export, then (``retrain``) train a new model version and evaluate it."""
+    """Import an export, then (``retrain``) train a new model version and evaluate it.
+
+    ``gold`` (the dev file) defaults to ``<settings.gold_dir>/dev.jsonl``, the
+    gold the training reads ``train.jsonl`` from.  Training reads
+    ``settings.annotations_dir``, so with ``retrain`` an ``annotations_dir``
+    elsewhere is refused before anything is imported.
+    """
+    settings = get_settings()
+    if (
+        retrain
+        and annotations_dir is not None
+        and Path(annotations_dir).resolve() != Path(settings.annotations_dir).resolve()
+    ):
+        raise AnnotationError(
+            f"annotations_dir {annotations_dir} is not the one training reads "
+            f"({settings.annotations_dir}, TIPNLP_ANNOTATIONS_DIR); set that instead, or "
+            "pass retrain=False; nothing imported"
+        )
     batch = import_task(export, annotations_dir)
     result: dict[str, Any] = {"batch": batch}
     if retrain:
         model_dir = train_task(name, epochs, max_steps, limit)
-        result["dev"] = evaluate_task(model_dir, gold)
+        result["dev"] = evaluate_task(model_dir, gold or str(settings.gold_dir / "dev.jsonl"))
     return result
