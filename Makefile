@@ -78,7 +78,8 @@ bench-active: $(STAMP) ## Active learning vs random sampling, three simulated ro
 $(LS_VENV)/.installed:
 	$(PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LS_VENV)/bin/python -m pip install --quiet 'label-studio==1.23.2' label-studio-sdk
+	# sentry-sdk 3 drops an option Label Studio 1.23.2 passes at start-up.
+	$(LS_VENV)/bin/python -m pip install --quiet 'label-studio==1.23.2' 'label-studio-sdk==2.1.2' 'sentry-sdk<3'
 	@touch $@
 
 labelstudio: $(LS_VENV)/.installed ## Build Label Studio in its own venv (.venv-labelstudio)

@@ -57,7 +57,7 @@ def evaluate_task(model_dir: str, gold: str) -> dict[str, Any]:
 @flow(name="tipnlp-train", log_prints=False)
 def train_flow(
     name: str = "default",
-    gold: str = "../shared/data/gold/dev.jsonl",
+    gold: str | None = None,
     epochs: int = 6,
     max_steps: int | None = None,
     limit: int | None = None,
@@ -66,10 +66,12 @@ def train_flow(
     """Train ``models/<name>`` and return the dev macro/any-label F1 of all taggers.
 
     ``recipe`` is ``hybrid`` (default) or ``finetune``; ``epochs`` and
-    ``max_steps`` apply to ``finetune`` only.
+    ``max_steps`` apply to ``finetune`` only.  ``gold`` (the dev file)
+    defaults to ``<settings.gold_dir>/dev.jsonl``, beside the ``train.jsonl``
+    the training reads.
     """
     model_dir = train_task(name, epochs, max_steps, limit, recipe)
-    return evaluate_task(model_dir, gold)
+    return evaluate_task(model_dir, gold or str(get_settings().gold_dir / "dev.jsonl"))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -118,9 +119,13 @@ def test_round_trip_every_label_arrives(tmp_path: Path) -> None:
             True,
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        # The server may already have exited (the health loop reports why);
+        # a missing process must not hide that error.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
         log.close()
