@@ -180,6 +180,102 @@ def test_given_language_is_kept_and_text_files_decode() -> None:
     )
 
 
+def test_signature_is_datasketch_minhash_of_the_shingle_hashes() -> None:
+    """The numpy signature equals ``MinHash.update_batch`` over the same shingle hashes."""
+    import zlib
+
+    import numpy as np
+    from datasketch import MinHash
+
+    d = Deduper()
+    long_text = " ".join(f"{STORY} {OTHER_STORY} part {i}" for i in range(60))  # > one block
+    for text in (STORY, long_text):
+        words = text.lower().encode("utf-8").split()
+        n = len(words) - 4
+        hashes = np.array([zlib.crc32(w) for w in words], dtype=np.uint64)
+        acc = np.zeros(n, dtype=np.uint64)
+        for j in range(5):
+            acc = (acc * np.uint64(1_000_003) + hashes[j : j + n]) & np.uint64(0xFFFFFFFF)
+        reference = MinHash(num_perm=128, seed=1, scheme="affine32", hashfunc=lambda v: v)
+        reference.update_batch(np.unique(acc).tolist())
+        sig = d.signature(text)
+        assert sig is not None
+        assert np.array_equal(sig.hashvalues, reference.hashvalues)
+        assert sig.jaccard(reference) == 1.0
+        restored = d.from_bytes(d.to_bytes(sig))
+        assert np.array_equal(restored.hashvalues, reference.hashvalues)
+
+
+_JSON_LD_SAMPLES = [
+    # whitespace inside and outside strings, nested author, publisher
+    """{ "@context": "https://schema.org", "@type" : "NewsArticle",
+      "headline" :  "Two   spaced\ttitle",
+      "author": { "@type": "Person", "name": "Ana  María López" },
+      "publisher": {"@type": "Organization", "name": "The Daily Example"} }""",
+    # escapes: \n, \u00e9, a surrogate pair, HTML entities and tags, escaped quotes
+    """{"@type":"Article","headline":"Caf\u00e9 \"raid\" \ud83d\ude00 &amp; <b>more</b>",
+      "author":[{"@type":"Person","name":"Jean\nDupont"},{"@type":"Person","name":"Li Wei"}]}""",
+    # invalid JSON: trafilatura's regex fallback
+    """{"@type": "NewsArticle", "author": {"@type": "Person", "name": "Sam Doe"},,
+      "publisher": {"name": "Wire Service"}, "headline": "Broken json"  """,
+    # an unterminated string and a backslash before a newline
+    '{"@type": "WebPage", "name": "odd \\\n value, "publisher": {"name": "X Y"}',
+    # unicode whitespace outside strings, a graph
+    '{\u00a0"@graph":\u2003[{"@type":"WebSite","name":"Site Name"},'
+    '{"@type":"BlogPosting","headline":"Hello","author":{"name":"Kim Park"}}]}',
+]
+
+
+@pytest.mark.parametrize("block", _JSON_LD_SAMPLES)
+def test_json_ld_metadata_matches_trafilatura(block: str) -> None:
+    """``_meta_json`` is a faster ``trafilatura.metadata.extract_meta_json``: same fields."""
+    from trafilatura.metadata import examine_meta, extract_meta_json
+    from trafilatura.utils import load_html
+
+    from tipnlp.scrape.extract import _meta_json
+
+    html = (
+        "<html><head><title>t</title>"
+        f'<script type="application/ld+json">{block}</script>'
+        f'<script type="application/settings+json">{block}</script>'
+        "</head><body></body></html>"
+    )
+    fields = ("title", "author", "sitename", "pagetype", "categories", "description")
+    ours = _meta_json(load_html(html), examine_meta(load_html(html)))
+    theirs = extract_meta_json(load_html(html), examine_meta(load_html(html)))
+    assert {f: getattr(ours, f) for f in fields} == {f: getattr(theirs, f) for f in fields}
+
+
+def test_raw_cache_writes_atomically_once(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from tipnlp.scrape.cache import RawCache
+
+    cache = RawCache(tmp_path / "raw")
+    digests: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: digests.append(cache.put(b"same bytes" * 1000)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(digests)) == 1 and cache.has(digests[0])
+    assert cache.get(digests[0]) == b"same bytes" * 1000
+    assert [p.name for p in (tmp_path / "raw").rglob("*") if p.is_file()] == [digests[0]]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert cache.path(digests[0]).stat().st_mode & 0o777 == 0o666 & ~umask
+    # a fan-out folder removed behind the cache's back is made again
+    other = RawCache(tmp_path / "raw")
+    first = other.put(b"one")
+    (tmp_path / "raw" / first[:2] / first).unlink()
+    (tmp_path / "raw" / first[:2]).rmdir()
+    assert other.get(other.put(b"one")) == b"one"
+
+
 def test_near_and_exact_duplicates() -> None:
     d = Deduper(threshold=0.7)
     a = d.signature(STORY)

@@ -11,7 +11,10 @@ kept in the scrape state, so duplicates are also found across runs.
 Words are whitespace-separated tokens of the lower-cased text.  Shingles
 are hashed without building their strings: CRC-32 per word, then a
 rolling polynomial over five words in numpy (a 32-bit hash is what MinHash
-needs).
+needs).  The signature itself is computed in numpy as well, with exactly
+datasketch's ``affine32`` arithmetic (MurmurHash3 finalizer, then
+``a * h + b`` mod 2**32 per permutation, minimum over shingles): the same
+values ``MinHash.update_batch`` gives, without its per-value Python loop.
 
 Texts shorter than ``MIN_SHINGLES`` shingles skip near-duplicate detection:
 short boilerplate pages would otherwise collapse into each other.
@@ -32,11 +35,23 @@ _SEED = 1
 _ROLL = 1_000_003
 #: Stated explicitly: stored signatures are only comparable within one scheme.
 _SCHEME = "affine32"
+#: Shingles per block when applying the permutations (bounds memory on long texts).
+_BLOCK = 4096
+_U32 = np.uint32
 
 
 def _identity(value: int) -> int:
     """Shingles arrive already hashed."""
     return value
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer (datasketch's pre-mix for ``affine32``)."""
+    h = h ^ (h >> _U32(16))
+    h = h * _U32(0x85EBCA6B)
+    h = h ^ (h >> _U32(13))
+    h = h * _U32(0xC2B2AE35)
+    return h ^ (h >> _U32(16))
 
 
 @dataclass
@@ -81,22 +96,30 @@ class Deduper:
         n = len(words) - SHINGLE_WORDS + 1
         if n < MIN_SHINGLES:
             return None
-        word_hashes = np.array([zlib.crc32(w) for w in words], dtype=np.uint64)
+        word_hashes = np.fromiter(map(zlib.crc32, words), dtype=np.uint64, count=len(words))
         acc = np.zeros(n, dtype=np.uint64)
         for j in range(SHINGLE_WORDS):
             acc = (acc * np.uint64(_ROLL) + word_hashes[j : j + n]) & np.uint64(0xFFFFFFFF)
         values = np.unique(acc)
         if len(values) < MIN_SHINGLES:
             return None
-        mh = MinHash(
-            num_perm=self.num_perm,
+        return MinHash(
             seed=_SEED,
             scheme=_SCHEME,
             hashfunc=_identity,
+            hashvalues=self._min_hashes(values.astype(_U32)),
             permutations=self._perms,
         )
-        mh.update_batch(values.tolist())
-        return mh
+
+    def _min_hashes(self, values: np.ndarray) -> np.ndarray:
+        """Per permutation, the least ``a * fmix32(v) + b`` (mod 2**32) over ``values``."""
+        a, b = self._perms
+        mixed = _fmix32(values)
+        out = np.full(self.num_perm, np.iinfo(_U32).max, dtype=_U32)
+        for start in range(0, len(mixed), _BLOCK):
+            block = mixed[start : start + _BLOCK, None] * a + b
+            np.minimum(out, block.min(axis=0), out=out)
+        return out
 
     def check(
         self, content_sha256: str, signature: MinHash | None, key: str | None = None
@@ -149,6 +172,11 @@ class Deduper:
     def from_bytes(self, data: bytes) -> MinHash:
         """Rebuild a signature stored with ``to_bytes``."""
         values = np.frombuffer(data, dtype=np.uint64)
+        perms = self._perms if len(values) == self.num_perm else None
         return MinHash(
-            num_perm=len(values), seed=_SEED, hashvalues=values, scheme=_SCHEME, hashfunc=_identity
+            seed=_SEED,
+            hashvalues=values,
+            scheme=_SCHEME,
+            hashfunc=_identity,
+            permutations=perms,
         )
