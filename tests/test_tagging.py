@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tipnlp.settings import Settings
 from tipnlp.tagging import lock_output, pending_parts, split_jsonl, tag_jsonl, tag_parts
 
 
-def _write_docs(path: Path, docs: list[object]) -> Path:
+def _write_docs(path: Path, docs: Sequence[object]) -> Path:
     lines = [d if isinstance(d, str) else json.dumps(d) for d in docs]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -130,3 +131,75 @@ def test_failing_segmenter_becomes_a_failure_row(tmp_path: Path, fake_components
     rows = {r["doc_id"]: r for r in io.read_table(tmp_path / "out", "documents").to_pylist()}
     assert rows["x"]["status"] == "tag_error" and "cannot split" in rows["x"]["error"]
     assert rows["y"]["status"] == "ok" and summary.sentences == 2
+
+
+def test_release_state_runs_once_per_text_budget(tmp_path: Path, fake_components: object) -> None:
+    """The NLP state is released after each budget of tagged text; done parts do not count."""
+    calls: list[int] = []
+    comps = fake_components
+    comps.release_state = lambda: calls.append(1)  # type: ignore[attr-defined]
+    comps.release_every_chars = 1  # type: ignore[attr-defined]
+    docs = _write_docs(tmp_path / "docs.jsonl", DOCS)
+    out = tmp_path / "out"
+    summary = tag_jsonl(docs, out, _settings(), comps=comps)  # type: ignore[arg-type]
+    # Parts: (a, b) with text, (c, bad line) and (no id, repeated id) without.
+    assert summary.parts_total == 3 and len(calls) == 1
+    tag_jsonl(docs, out, _settings(), comps=comps)  # type: ignore[arg-type]
+    assert len(calls) == 1, "parts done before are skipped and release nothing"
+
+    comps.release_every_chars = 10**9  # type: ignore[attr-defined]
+    tag_jsonl(docs, tmp_path / "out2", _settings(), comps=comps)  # type: ignore[arg-type]
+    assert len(calls) == 1
+    assert comps.chars_since_release > 0  # type: ignore[attr-defined]
+
+
+def test_releasing_the_nlp_pipelines_changes_no_row(tmp_path: Path) -> None:
+    """Rebuilding the spaCy pipelines mid-run (bounded memory) gives the same tables."""
+    from tipnlp.nlp import segment
+    from tipnlp.tagging import default_components, release_nlp_state
+
+    texts = [
+        (
+            "en",
+            "Article 3. Trafficking in persons shall mean the recruitment of persons by "
+            "force. (a) Whoever commits it shall be punished by imprisonment of 5 to 12 "
+            "years. Police in Nigeria arrested 4 men; the U.S. Embassy helped.",
+        ),
+        (
+            "es",
+            "Artículo 2. La trata de personas será castigada con pena de prisión de 5 a "
+            "8 años. La policía de México detuvo a tres hombres.",
+        ),
+        (
+            "de",
+            "§ 232 Menschenhandel. (1) Wer eine andere Person ausbeutet, wird mit "
+            "Freiheitsstrafe von sechs Monaten bis zu zehn Jahren bestraft.",
+        ),
+        (None, "Victims were referred to a shelter in Thailand. They received legal aid."),
+    ]
+    docs = [
+        {"doc_id": f"d{i}-{k}", "language": lang, "title": f"Case {i}", "text": f"{text} Ref {k}."}
+        for k in range(3)
+        for i, (lang, text) in enumerate(texts)
+    ]
+    path = _write_docs(tmp_path / "docs.jsonl", docs)
+    tables: list[dict[str, list[dict[str, object]]]] = []
+    for budget in (10**12, 1):
+        release_nlp_state()
+        comps = default_components(_settings(batch=3), "rules")
+        comps.release_every_chars = budget
+        out = tmp_path / f"out-{budget}"
+        tag_jsonl(path, out, _settings(batch=3), comps=comps)
+        if budget == 1:
+            # The last part released the pipelines: nothing is cached now.
+            assert segment.get_nlp.cache_info().currsize == 0
+        tables.append(
+            {
+                t: io.read_table(out, t).drop_columns(["fetched_at"]).to_pylist()
+                if t == "documents"
+                else io.read_table(out, t).to_pylist()
+                for t in ("documents", "sentences", "sentence_labels", "entities")
+            }
+        )
+    assert tables[0]["sentences"] and tables[0]["entities"] and tables[0]["sentence_labels"]
+    assert tables[0] == tables[1]

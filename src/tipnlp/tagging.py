@@ -14,6 +14,7 @@ tag`` and ``tipnlp run`` (which stages what it scraped) share one path.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,14 @@ from tipnlp.settings import Settings
 
 STAGING = "_staging"
 LOCK_NAME = ".tipnlp.lock"
+
+#: Characters of document text one process tags between two releases of the
+#: spaCy pipelines (``release_nlp_state``).  Their vocabularies grow by about
+#: 20 bytes per character of new text where every word is new (measured: the
+#: worst case), so this bounds that state at ~40 MiB.  A release and rebuild costs
+#: ~0.9 CPU-s with 13 languages (the rule tagger alone tags 2 M characters in
+#: ~10 CPU-s; the model takes several times longer).
+NLP_RELEASE_EVERY_CHARS = 2_000_000
 
 
 @dataclass
@@ -204,6 +213,46 @@ class Components:
     entity_rows: Callable[..., list[dict[str, Any]]] | None = None
     countries_by_sentence: Callable[..., list[list[str]]] | None = None
     normalize_jurisdiction: Callable[[str | None], str | None] | None = None
+    #: Called after ``release_every_chars`` characters of text were tagged, to drop
+    #: state that grows with the input (``release_nlp_state`` in production; None: never).
+    release_state: Callable[[], None] | None = None
+    release_every_chars: int = NLP_RELEASE_EVERY_CHARS
+    chars_since_release: int = field(default=0, init=False, repr=False)
+
+    def part_tagged(self, chars: int) -> None:
+        """Count the text of a tagged part; call ``release_state`` once the budget is used."""
+        if self.release_state is None:
+            return
+        self.chars_since_release += chars
+        if self.chars_since_release >= self.release_every_chars:
+            self.chars_since_release = 0
+            self.release_state()
+
+
+def release_nlp_state() -> None:
+    """Drop the cached spaCy pipelines of the segmenter, rules and entity gazetteer.
+
+    A blank spaCy pipeline interns every new token string in its vocabulary
+    and tokenizer cache and never forgets it: over a long run of distinct
+    documents that grows without bound (the segmenter alone: ~0.5 KiB per
+    new token type; docs/speed.md, "Memory").  They are rebuilt on next use
+    (~0.9 CPU-s for 13 languages), and the output is the same: tokenization
+    and matching do not depend on what a vocabulary has seen.  Only modules
+    already imported are touched.  Call it between parts, never while
+    another thread of this process is tagging (the runners tag one part at
+    a time per process).
+    """
+    segment = sys.modules.get("tipnlp.nlp.segment")
+    if segment is not None:
+        segment.get_nlp.cache_clear()
+    rules = sys.modules.get("tipnlp.nlp.rules")
+    if rules is not None:
+        # The matchers are built on the tokenizer's vocabulary: drop both together.
+        rules._compiled.cache_clear()
+        rules._nlp.cache_clear()
+    entities = sys.modules.get("tipnlp.nlp.entities")
+    if entities is not None:
+        entities._gazetteer.cache_clear()
 
 
 def default_components(settings: Settings, tagger_kind: str = "auto") -> Components:
@@ -221,6 +270,7 @@ def default_components(settings: Settings, tagger_kind: str = "auto") -> Compone
         entity_rows=entities.entity_rows,
         countries_by_sentence=entities.countries_by_sentence,
         normalize_jurisdiction=entities.normalize_jurisdiction,
+        release_state=release_nlp_state,
     )
 
 
@@ -314,7 +364,9 @@ def tag_part(part: Path, out_dir: Path, comps: Components) -> TagSummary:
     """Tag one staging part and write its four output parts (``documents`` last).
 
     A document that fails to segment or tag becomes a failure row with the
-    reason; the rest of the part goes on.
+    reason; the rest of the part goes on.  Nothing of the part is kept after
+    it is written (``comps.part_tagged`` releases what the NLP pipelines
+    accumulate), so memory does not grow with the number of parts.
     """
     stem = _stem(part)
     summary = TagSummary(parts_total=1, model_version=comps.tagger.version)
@@ -326,6 +378,7 @@ def tag_part(part: Path, out_dir: Path, comps: Components) -> TagSummary:
 
     doc_segments: list[tuple[Document, list[Segment], list[Any]]] = []
     inputs: list[SentenceInput] = []
+    nlp_chars = 0  # text that went through the NLP pipelines
     for doc in docs:
         if comps.normalize_jurisdiction is not None:
             doc.jurisdiction = comps.normalize_jurisdiction(doc.jurisdiction)
@@ -334,6 +387,7 @@ def tag_part(part: Path, out_dir: Path, comps: Components) -> TagSummary:
                 doc.status, doc.error = "empty", "document has no text"
             doc_segments.append((doc, [], []))
             continue
+        nlp_chars += len(doc.text)
         try:
             segments = comps.segment(doc.text, doc.language)
             entities = comps.find_entities(doc.text) if comps.find_entities else []
@@ -387,6 +441,7 @@ def tag_part(part: Path, out_dir: Path, comps: Components) -> TagSummary:
     io.write_part(out_dir, "sentence_labels", stem, label_rows)
     io.write_part(out_dir, "entities", stem, entity_rows)
     io.write_part(out_dir, "documents", stem, doc_rows)
+    comps.part_tagged(nlp_chars)
     return summary
 
 
