@@ -5,7 +5,9 @@ cut by the gold offsets and given the context the tagger gives) it measures
 sentences per second, median of ``--runs`` timed passes after a warm-up, for
 
   (a) a transformers ``pipeline("text-classification", top_k=None)`` called
-      one sentence at a time (on a fixed every-k-th subset, see
+      one sentence at a time (``pipeline("feature-extraction")`` + mean
+      pooling for a hybrid model, whose runtimes embed each sentence alone
+      without the context pair) (on a fixed every-k-th subset, see
       ``--pipeline-sentences``: at a few sentences per second the full set
       would take longer than everything else together),
   (b) the tagger's batched PyTorch backend,
@@ -19,6 +21,10 @@ and beside each the dev macro-F1 of the transformer tagger on that runtime
 model's default runtime, so its F1 is that one's).  Then peak resident memory
 of ``tipnlp tag`` (process tree, polled with psutil) on the input and on
 ``--scale`` times the input (documents repeated under new ids).
+``--memory-only`` runs just that memory check (no (a)-(d), no dev F1), and
+``--tagger rules`` runs it without a model, which isolates the tagging stage's
+own memory from the model runtime's; ``--distinct`` makes the copies
+letter-shifted text (new vocabulary) instead of repeats.
 
 Wall-clock rates suffer when other jobs share the CPU, so the table also
 gives sentences per CPU-second, and the load average is printed.
@@ -54,6 +60,7 @@ import numpy as np  # noqa: E402
 
 from tipnlp.io import read_jsonl, read_table, write_json_atomic, write_jsonl_atomic  # noqa: E402
 from tipnlp.nlp import runtime as rt  # noqa: E402
+from tipnlp.nlp.hybrid import is_hybrid  # noqa: E402
 from tipnlp.settings import Settings, get_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,16 +77,23 @@ class PipelineBackend:
     name = "pipeline"
 
     def __init__(self, model_dir: Path, max_length: int) -> None:
-        """Build the pipeline on CPU."""
+        """Build the pipeline on CPU (``feature-extraction`` for a hybrid's encoder)."""
         from transformers import pipeline
 
-        self.pipe = pipeline("text-classification", model=str(model_dir), top_k=None, device=-1)
+        from tipnlp.nlp.hybrid import is_hybrid
+
+        self.pooled = is_hybrid(model_dir)
+        task = "feature-extraction" if self.pooled else "text-classification"
+        kwargs: dict[str, Any] = {} if self.pooled else {"top_k": None}
+        self.pipe = pipeline(task, model=str(model_dir), device=-1, **kwargs)
         self.max_length = max_length
         id2label = self.pipe.model.config.id2label or {}
         self.index = {str(v): int(k) for k, v in id2label.items()}
 
     def logits(self, texts: Sequence[str], pairs: Sequence[str | None] | None = None) -> Any:
         """One pipeline call per sentence; rows in input order."""
+        if self.pooled:
+            return self._embeddings(texts)
         out = np.zeros((len(texts), len(self.index)), dtype=np.float32)
         for i, text in enumerate(texts):
             pair = pairs[i] if pairs is not None else None
@@ -89,6 +103,16 @@ class PipelineBackend:
             for r in rows:
                 p = min(max(float(r["score"]), 1e-7), 1 - 1e-7)
                 out[i, self.index[r["label"]]] = math.log(p / (1 - p))
+        return out
+
+    def _embeddings(self, texts: Sequence[str]) -> np.ndarray:
+        """Mean-pooled, normalised token vectors, one pipeline call per sentence."""
+        width = int(self.pipe.model.config.hidden_size)
+        out = np.zeros((len(texts), width), dtype=np.float32)
+        for i, text in enumerate(texts):
+            res = self.pipe(text, truncation=True, max_length=self.max_length)
+            vec = np.asarray(res[0], dtype=np.float32).mean(axis=0)
+            out[i] = vec / max(float(np.linalg.norm(vec)), 1e-9)
         return out
 
 
@@ -115,16 +139,37 @@ def timed_runs(
 
 
 def dev_f1(backend: Any, model_dir: Path, settings: Settings, dev: Path) -> float:
-    """Dev macro-F1 of the transformer tagger on ``backend``."""
-    from tipnlp.nlp.tagger import TransformerTagger
+    """Dev macro-F1 of the model folder's tagger (fine-tuned or hybrid) on ``backend``."""
+    from tipnlp.nlp.tagger import tagger_for
     from tipnlp.training.evaluate import evaluate_tagger
 
-    tagger = TransformerTagger(backend, model_dir, settings)
+    tagger = tagger_for(backend, model_dir, settings)
     return float(evaluate_tagger(tagger, dev, use_context=settings.tag.use_context).macro_f1)
 
 
-def write_docs(gold_files: list[Path], path: Path, scale: int) -> int:
-    """The gold documents' text as ``tipnlp tag`` input, ``scale`` copies with new ids."""
+def shift_letters(text: str, k: int) -> str:
+    """``text`` with its ASCII letters rotated by ``k`` (a Caesar cipher).
+
+    Case, digits, punctuation, spacing and word lengths stay, so a copy
+    segments much like the original, but nearly every word is a new token
+    string: the worst case for state that grows with the vocabulary.
+    """
+    if k % 26 == 0:
+        return text
+    lower = "abcdefghijklmnopqrstuvwxyz"
+    upper = lower.upper()
+    table = str.maketrans(
+        lower + upper, lower[k % 26 :] + lower[: k % 26] + upper[k % 26 :] + upper[: k % 26]
+    )
+    return text.translate(table)
+
+
+def write_docs(gold_files: list[Path], path: Path, scale: int, distinct: bool = False) -> int:
+    """The gold documents' text as ``tipnlp tag`` input, ``scale`` copies with new ids.
+
+    With ``distinct`` copy k has its letters shifted by k (``shift_letters``),
+    so the copies bring new vocabulary instead of repeating the first one's.
+    """
     docs = [d for f in gold_files for d in read_jsonl(f)]
     rows = (
         {
@@ -132,7 +177,7 @@ def write_docs(gold_files: list[Path], path: Path, scale: int) -> int:
             "url": d.get("url"),
             "language": d.get("language"),
             "kind": d.get("kind"),
-            "text": d["text"],
+            "text": shift_letters(d["text"], k) if distinct else d["text"],
         }
         for k in range(scale)
         for d in docs
@@ -140,13 +185,19 @@ def write_docs(gold_files: list[Path], path: Path, scale: int) -> int:
     return write_jsonl_atomic(path, rows)
 
 
-def run_tag(docs: Path, out: Path, model_dir: Path) -> dict[str, float]:
-    """Run ``tipnlp tag`` as a subprocess; wall time, CPU time, peak RSS, sentences."""
+def run_tag(
+    docs: Path, out: Path, model_dir: Path | None, tagger: str = "model"
+) -> dict[str, float]:
+    """Run ``tipnlp tag`` as a subprocess; wall time, CPU time, peak RSS, sentences.
+
+    Peak RSS is the whole process tree's, polled every 50 ms with psutil.
+    """
     import psutil
 
     exe = Path(sys.executable).with_name("tipnlp")
-    cmd = [str(exe), "tag", str(docs), "--out", str(out), "--tagger", "model"]
-    cmd += ["--model", str(model_dir)]
+    cmd = [str(exe), "tag", str(docs), "--out", str(out), "--tagger", tagger]
+    if model_dir is not None:
+        cmd += ["--model", str(model_dir)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -167,6 +218,63 @@ def run_tag(docs: Path, out: Path, model_dir: Path) -> dict[str, float]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     n = read_table(out, "sentences", columns=["doc_id"]).num_rows
     return {"wall": wall, "cpu": cpu, "peak_mb": peak / 2**20, "sentences": float(n)}
+
+
+def memory_check(
+    gold_files: list[Path],
+    model_dir: Path | None,
+    tagger: str,
+    scale: int,
+    tmp: Path,
+    distinct: bool = False,
+) -> dict[str, float]:
+    """Peak RSS of ``tipnlp tag`` on the gold documents and on ``scale`` times them."""
+    figures: dict[str, float] = {}
+    for k in (1, scale):
+        docs = tmp / f"docs_{k}x.jsonl"
+        write_docs(gold_files, docs, k, distinct=distinct)
+        what = "distinct " if distinct and k > 1 else ""
+        print(f"memory: tipnlp tag --tagger {tagger} on {k}x {what}input ...", file=sys.stderr)
+        res = run_tag(docs, tmp / f"out_{k}x", model_dir, tagger)
+        figures[f"peak_{k}x_mb"] = res["peak_mb"]
+        figures[f"sentences_{k}x"] = res["sentences"]
+        figures[f"cpu_{k}x_s"] = res["cpu"]
+        figures[f"wall_{k}x_s"] = res["wall"]
+    return figures
+
+
+def memory_only(args: argparse.Namespace, gold_files: list[Path], model_dir: Path | None) -> int:
+    """``--memory-only``: peak RSS 1x vs ``--scale`` x, nothing else."""
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+        mem = memory_check(
+            gold_files, model_dir, args.tagger, args.scale, Path(tmp), distinct=args.distinct
+        )
+    load_after = os.getloadavg()
+    n = args.scale
+    growth = mem[f"peak_{n}x_mb"] / mem["peak_1x_mb"] - 1
+    for k in (1, n):
+        sents = mem[f"sentences_{k}x"]
+        print(
+            f"{k:>3}x input: {int(sents):6d} sentences, peak RSS {mem[f'peak_{k}x_mb']:6.0f} MiB, "
+            f"wall {mem[f'wall_{k}x_s']:6.1f} s, {sents / max(mem[f'cpu_{k}x_s'], 1e-9):6.1f} "
+            "sentences/CPU-s"
+        )
+    ok = growth < 0.2
+    print(f"{'PASS' if ok else 'MISS'}  memory growth {n}x < 20% [{growth:+.1%}]")
+    copies = "letter-shifted copies (--distinct)" if args.distinct else "repeated copies"
+    print(f"\n{n}x input: {copies}; tagger: {args.tagger}; model: {model_dir or '-'}")
+    print(
+        "load average before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
+            *load_before, *load_after
+        )
+    )
+    if args.json:
+        write_json_atomic(
+            args.json,
+            {"memory": mem, "growth": growth, "tagger": args.tagger, "distinct": args.distinct},
+        )
+    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,18 +299,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate_tagger when it was built) and give (a) the F1 of (b), same weights; "
         "saves ~8 minutes on 2 cores",
     )
+    ap.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the peak-RSS check of tipnlp tag, 1x vs --scale x (no (a)-(e), no F1)",
+    )
+    ap.add_argument(
+        "--tagger",
+        choices=("model", "rules"),
+        default="model",
+        help="tagger of tipnlp tag in the memory check (rules: no model needed; "
+        "only with --memory-only)",
+    )
+    ap.add_argument(
+        "--distinct",
+        action="store_true",
+        help="with --memory-only: copy k of the input has its letters shifted by k, so the "
+        "copies bring new vocabulary (default: the same text repeated under new ids)",
+    )
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args(argv)
+    if args.tagger == "rules" and not args.memory_only:
+        ap.error("--tagger rules only makes sense with --memory-only")
+    if args.distinct and not args.memory_only:
+        ap.error("--distinct only makes sense with --memory-only")
+    if args.scale < 2 and args.memory_only:
+        ap.error("--memory-only needs --scale >= 2")
 
     settings = get_settings(model=args.model, gold_dir=args.gold)
     model_dir = settings.model_path().resolve()
-    if not (model_dir / "config.json").is_file():
-        print(f"no model at {model_dir}: run `make model` first", file=sys.stderr)
-        return 2
     gold_files = [args.gold / "train.jsonl", args.gold / "dev.jsonl"]
     if not all(f.is_file() for f in gold_files):
         print(f"gold files missing under {args.gold}", file=sys.stderr)
         return 2
+    if args.memory_only and args.tagger == "rules":
+        return memory_only(args, gold_files, None)
+    if not (model_dir / "config.json").is_file():
+        print(f"no model at {model_dir}: run `make model` first", file=sys.stderr)
+        return 2
+    if args.memory_only:
+        return memory_only(args, gold_files, model_dir)
     dev = args.gold / "dev.jsonl"
     for variant in ("fp32", "int8"):
         if not rt.onnx_path(model_dir, variant).is_file():
@@ -211,7 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if variant == "int8":
                 rt.quantize_int8(fp32 or rt.onnx_path(model_dir, "fp32"))
 
-    texts, pairs = rt.gold_sentences(gold_files, settings.tag.use_context)
+    texts, pair_list = rt.gold_sentences(gold_files, settings.tag.use_context)
+    # A hybrid's encoder embeds each sentence alone (its context is separate features).
+    pairs: list[str | None] = [None] * len(texts) if is_hybrid(model_dir) else pair_list
     load_before = os.getloadavg()
     rows: dict[str, dict[str, Any]] = {}
 
