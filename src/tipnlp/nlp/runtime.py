@@ -254,6 +254,11 @@ class OnnxBackend:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Memory patterns plan (and keep) memory per input shape; length-sorted,
+        # dynamically padded batches bring new shapes with every part, and the
+        # plans fragment the arena: +24.6% peak RSS on 10x the input with them,
+        # +0.2% without, same logits, no measurable speed cost (docs/speed.md).
+        so.enable_mem_pattern = False
         so.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(
