@@ -72,7 +72,7 @@ def terms(text: str) -> tuple[float | None, float | None, bool]:
         ("será sancionado con prisión de 5 a 15 años", (5, 15, False)),
         ("será reprimido con prisión de cuatro (4) a ocho (8) años", (4, 8, False)),
         (
-            "La pena será no menor de doce ni mayor de veinte años de pena privativa",
+            "Se impondrá prisión no menor de doce ni mayor de veinte años al autor",
             (12, 20, False),
         ),
         ("est puni de dix ans d'emprisonnement", (None, 10, False)),

@@ -414,9 +414,8 @@ INSTRUMENTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
             "Palermo Protocols",
             "Trafficking in Persons Protocol",
             "UN Trafficking Protocol",
+            # Also matches the start of the full title (", Especially Women and Children").
             "Protocol to Prevent, Suppress and Punish Trafficking in Persons",
-            "Protocol to Prevent, Suppress and Punish Trafficking in Persons, Especially "
-            "Women and Children",
         ),
     ),
     "UNTOC": (
