@@ -39,7 +39,8 @@ import numpy as np
 
 from tipnlp.errors import ModelError
 from tipnlp.labels import LABELS
-from tipnlp.nlp.types import EncoderBackend, Prediction, SentenceInput, Tagger
+from tipnlp.nlp.tagger import TransformerTagger
+from tipnlp.nlp.types import EncoderBackend, SentenceInput, Tagger
 from tipnlp.settings import Settings
 
 #: Marker file of a hybrid model folder (feature layout and provenance).
@@ -130,8 +131,12 @@ def read_weights(model_dir: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-class HybridTagger:
-    """Stacked embeddings + TF-IDF + rules; rule fallback for uncovered languages."""
+class HybridTagger(TransformerTagger):
+    """Stacked embeddings + TF-IDF + rules; rule fallback for uncovered languages.
+
+    Thresholds, calibration, the language fallback and ``predict`` are the
+    transformer tagger's; only where the probabilities come from differs.
+    """
 
     def __init__(
         self,
@@ -141,7 +146,7 @@ class HybridTagger:
         rules: Tagger | None = None,
     ) -> None:
         """Load heads, stacker, TF-IDF, thresholds and calibration from ``model_dir``."""
-        from tipnlp.nlp.tagger import _read_json, covered_languages, model_version
+        from tipnlp.nlp.tagger import _read_json
         from tipnlp.training.baselines import TFIDF_FILE, TfidfTagger
 
         self.backend = backend
@@ -164,34 +169,16 @@ class HybridTagger:
         if not tfidf_path.is_file():
             raise ModelError(f"{tfidf_path}: missing (a stacker input of the hybrid model)")
         self.tfidf = TfidfTagger.load(tfidf_path)
-        th = _read_json(self.model_dir / "thresholds.json", {})
-        th = th.get("thresholds", th) if isinstance(th, dict) else {}
-        self.thresholds = {n: float(th.get(n, 0.5)) for n in LABELS}
-        cal = _read_json(self.model_dir / "calibration.json", {})
-        self.calibration: dict[str, dict[str, float]] | None = (
-            cal.get("params") if isinstance(cal, dict) else None
-        )
-        self.languages = covered_languages(self.model_dir)
-        self.version = model_version(self.model_dir)
-        self._rules = rules
+        # The rule tagger is both a stacker input and the language fallback.
+        self._read_decisions(rules)
 
     @property
     def rules(self) -> Tagger:
-        """The rule tagger: a stacker input and the fallback for other languages."""
-        if self._rules is None:
-            from tipnlp.nlp.rules import RuleTagger
-
-            self._rules = RuleTagger()
-        return self._rules
-
-    def covers(self, language: str | None) -> bool:
-        """Whether the model tags ``language`` (unknown languages are assumed covered)."""
-        if language is None or self.languages is None:
-            return True
-        return language.split("-")[0].lower() in self.languages
+        """The rule tagger (the fallback, built lazily)."""
+        return self.fallback
 
     def components(self, items: Sequence[SentenceInput]) -> dict[str, np.ndarray]:
-        """Each view's output: head probabilities, TF-IDF probabilities, rule hits."""
+        """Each view's output: head logits, TF-IDF probabilities, rule hits."""
         from tipnlp.training.baselines import _proba
 
         texts, prevs, titles = item_features(items)
@@ -200,11 +187,8 @@ class HybridTagger:
         tfidf_p = _proba(self.tfidf.pipeline, [it.text for it in items])
         preds = self.rules.predict(list(items))
         hits = np.array([[n in p.labels for n in LABELS] for p in preds], dtype=np.float64)
-        return {
-            "head_logits": head,
-            "tfidf": tfidf_p,
-            "rules": hits.reshape(len(items), len(LABELS)),
-        }
+        hits = hits.reshape(len(items), len(LABELS))
+        return {"head_logits": head, "tfidf": tfidf_p, "rules": hits}
 
     def stacked_logits(self, parts: dict[str, Any]) -> np.ndarray:
         """The stacker's logits ``(n, labels)`` from :meth:`components`."""
@@ -218,36 +202,6 @@ class HybridTagger:
         if not items:
             return np.zeros((0, len(LABELS)))
         return apply_platt(self.stacked_logits(self.components(items)), self.calibration)
-
-    def predict(self, items: Sequence[SentenceInput]) -> list[Prediction]:
-        """One prediction per item; uncovered languages are decided by the rules."""
-        out: list[Prediction | None] = [None] * len(items)
-        mine = [i for i, it in enumerate(items) if self.covers(it.language)]
-        other = [i for i, it in enumerate(items) if not self.covers(it.language)]
-        if mine:
-            sub = [items[i] for i in mine]
-            parts = self.components(sub)
-            from tipnlp.training.calibration import apply_platt
-
-            probs = apply_platt(self.stacked_logits(parts), self.calibration)
-            for row, i in zip(probs, mine, strict=True):
-                scores = {n: float(row[j]) for j, n in enumerate(LABELS)}
-                labels = [n for n in LABELS if scores[n] >= self.thresholds[n]]
-                out[i] = Prediction(
-                    scores=scores,
-                    labels=labels,
-                    thresholds=dict(self.thresholds),
-                    # The stacker decides every label (rule hits are one of its
-                    # inputs), so the source is the model.
-                    sources=dict.fromkeys(labels, "model"),
-                    tagger="model",
-                )
-        if other:
-            for i, pred in zip(other, self.rules.predict([items[i] for i in other]), strict=True):
-                pred.tagger = "rules"
-                pred.sources = dict.fromkeys(pred.labels, "rule")
-                out[i] = pred
-        return [p for p in out if p is not None]
 
 
 def write_meta(path: Path, meta: dict[str, Any]) -> None:

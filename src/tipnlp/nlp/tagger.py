@@ -226,6 +226,10 @@ class TransformerTagger:
             raise ModelError(
                 f"{self.model_dir}: trained on label scheme {scheme}, code uses {SCHEME_VERSION}"
             )
+        self._read_decisions(fallback)
+
+    def _read_decisions(self, fallback: Tagger | None) -> None:
+        """Thresholds, calibration, covered languages and version of ``self.model_dir``."""
         th = _read_json(self.model_dir / "thresholds.json", {})
         th = th.get("thresholds", th) if isinstance(th, dict) else {}
         self.thresholds = {n: float(th.get(n, 0.5)) for n in LABELS}
