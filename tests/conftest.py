@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,61 @@ def fake_components() -> object:
     from tipnlp.tagging import Components
 
     return Components(tagger=FakeTagger(), segment=fake_segment, extract_penalty=FakePenalty)
+
+
+@pytest.fixture
+def prefect_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh PREFECT_HOME (own ephemeral database) and no external API for a flow test."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    monkeypatch.setenv("PREFECT_HOME", str(home))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+
+def write_small_gold(path: Path, n_docs: int, offset: int = 0) -> Path:
+    """A small gold file in our own words: penalties, arrests, a foreign-language doc, none."""
+    rows = []
+    for i in range(offset, offset + n_docs):
+        a = f"Whoever traffics a person shall be punished by imprisonment of {i % 9 + 2} years."
+        b = f"Police arrested {i % 7 + 2} suspected traffickers after a raid on a farm."
+        c = f"The council discussed road repairs in district {i}."
+        title = f"Report {i}"
+        text = f"{title}\n{a} {b} {c}"
+        o = len(title) + 1
+        spans = [
+            (0, len(title), []),
+            (o, o + len(a), ["criminalization", "penalty"]),
+            (o + len(a) + 1, o + len(a) + 1 + len(b), ["arrest"]),
+            (o + len(a) + len(b) + 2, len(text), []),
+        ]
+        sents = []
+        for s, e, lab in spans:
+            row: dict[str, object] = {"start": s, "end": e, "labels": lab}
+            if "penalty" in lab:
+                row.update(prison_min_years=None, prison_max_years=float(i % 9 + 2))
+            sents.append(row)
+        rows.append(
+            {
+                "doc_id": f"d{i}",
+                "language": "en",
+                "kind": "statute",
+                "text": text,
+                "sentences": sents,
+            }
+        )
+    rows.append(
+        {
+            "doc_id": "pt1",
+            "language": "pt",
+            "kind": "news",
+            "text": "A polícia prendeu dois homens.",
+            "sentences": [{"start": 0, "end": 30, "labels": ["arrest"]}],
+        }
+    )
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_gold() -> Callable[..., Path]:
+    """:func:`write_small_gold`, for tests that train on a few sentences we wrote."""
+    return write_small_gold

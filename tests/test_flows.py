@@ -11,17 +11,7 @@ from tipnlp import io
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = [pytest.mark.flow, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _prefect_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each test run gets its own PREFECT_HOME (a fresh ephemeral database)."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    monkeypatch.setenv("PREFECT_HOME", str(home))
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+pytestmark = [pytest.mark.flow, pytest.mark.slow, pytest.mark.usefixtures("prefect_home")]
 
 
 def _text_folder(path: Path, n: int) -> Path:

@@ -14,6 +14,7 @@ a recorder, so the test checks it is asked for without paying for it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,63 +22,9 @@ import pytest
 
 from tipnlp.labels import LABELS
 
-pytestmark = [pytest.mark.flow, pytest.mark.slow]
+pytestmark = [pytest.mark.flow, pytest.mark.slow, pytest.mark.usefixtures("prefect_home")]
 
 MODEL = "loop"
-
-
-@pytest.fixture(autouse=True)
-def _prefect_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each test run gets its own PREFECT_HOME (a fresh ephemeral database)."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    monkeypatch.setenv("PREFECT_HOME", str(home))
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-
-
-def _gold(path: Path, n_docs: int, offset: int = 0) -> Path:
-    """A small gold file in our own words: penalties, arrests, a foreign-language doc, none."""
-    rows = []
-    for i in range(offset, offset + n_docs):
-        a = f"Whoever traffics a person shall be punished by imprisonment of {i % 9 + 2} years."
-        b = f"Police arrested {i % 7 + 2} suspected traffickers after a raid on a farm."
-        c = f"The council discussed road repairs in district {i}."
-        title = f"Report {i}"
-        text = f"{title}\n{a} {b} {c}"
-        o = len(title) + 1
-        spans = [
-            (0, len(title), []),
-            (o, o + len(a), ["criminalization", "penalty"]),
-            (o + len(a) + 1, o + len(a) + 1 + len(b), ["arrest"]),
-            (o + len(a) + len(b) + 2, len(text), []),
-        ]
-        sents = []
-        for s, e, lab in spans:
-            row: dict[str, object] = {"start": s, "end": e, "labels": lab}
-            if "penalty" in lab:
-                row.update(prison_min_years=None, prison_max_years=float(i % 9 + 2))
-            sents.append(row)
-        rows.append(
-            {
-                "doc_id": f"d{i}",
-                "language": "en",
-                "kind": "statute",
-                "text": text,
-                "sentences": sents,
-            }
-        )
-    rows.append(
-        {
-            "doc_id": "pt1",
-            "language": "pt",
-            "kind": "news",
-            "text": "A polícia prendeu dois homens.",
-            "sentences": [{"start": 0, "end": 30, "labels": ["arrest"]}],
-        }
-    )
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    return path
 
 
 #: Scraped news to sample tasks from (tagged with the fake components: one
@@ -136,7 +83,10 @@ def runtime_builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
 @pytest.fixture
 def workspace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_components: object
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_components: object,
+    small_gold: Callable[..., Path],
 ) -> dict[str, Path]:
     """Gold train/dev, empty annotations/ and models/, a tagged output folder; env set."""
     from tipnlp.settings import Settings
@@ -144,8 +94,8 @@ def workspace(
 
     gold = tmp_path / "gold"
     gold.mkdir()
-    _gold(gold / "train.jsonl", 14)  # 57 sentences
-    _gold(gold / "dev.jsonl", 4, offset=100)
+    small_gold(gold / "train.jsonl", 14)  # 57 sentences
+    small_gold(gold / "dev.jsonl", 4, offset=100)
     docs = tmp_path / "news.jsonl"
     docs.write_text(
         "\n".join(

@@ -8,6 +8,7 @@ CPU cores), the hybrid test embeds and stacks them (seconds).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,56 +20,12 @@ from tipnlp.settings import Settings
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
 
-def _gold(path: Path, n_docs: int, offset: int = 0) -> Path:
-    """A small gold file in our own words: penalties, arrests, a foreign-language doc, none."""
-    rows = []
-    for i in range(offset, offset + n_docs):
-        a = f"Whoever traffics a person shall be punished by imprisonment of {i % 9 + 2} years."
-        b = f"Police arrested {i % 7 + 2} suspected traffickers after a raid on a farm."
-        c = f"The council discussed road repairs in district {i}."
-        title = f"Report {i}"
-        text = f"{title}\n{a} {b} {c}"
-        o = len(title) + 1
-        spans = [
-            (0, len(title), []),
-            (o, o + len(a), ["criminalization", "penalty"]),
-            (o + len(a) + 1, o + len(a) + 1 + len(b), ["arrest"]),
-            (o + len(a) + len(b) + 2, len(text), []),
-        ]
-        sents = []
-        for s, e, lab in spans:
-            row: dict[str, object] = {"start": s, "end": e, "labels": lab}
-            if "penalty" in lab:
-                row.update(prison_min_years=None, prison_max_years=float(i % 9 + 2))
-            sents.append(row)
-        rows.append(
-            {
-                "doc_id": f"d{i}",
-                "language": "en",
-                "kind": "statute",
-                "text": text,
-                "sentences": sents,
-            }
-        )
-    rows.append(
-        {
-            "doc_id": "pt1",
-            "language": "pt",
-            "kind": "news",
-            "text": "A polícia prendeu dois homens.",
-            "sentences": [{"start": 0, "end": 30, "labels": ["arrest"]}],
-        }
-    )
-    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    return path
-
-
 @pytest.fixture
-def workspace(tmp_path: Path) -> Settings:
+def workspace(tmp_path: Path, small_gold: Callable[..., Path]) -> Settings:
     gold = tmp_path / "gold"
     gold.mkdir()
-    _gold(gold / "train.jsonl", 20)
-    _gold(gold / "dev.jsonl", 4, offset=100)
+    small_gold(gold / "train.jsonl", 20)
+    small_gold(gold / "dev.jsonl", 4, offset=100)
     return Settings(
         gold_dir=gold,
         annotations_dir=tmp_path / "annotations",
