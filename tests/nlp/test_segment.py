@@ -310,3 +310,25 @@ def test_boundary_agreement_with_gold_train() -> None:
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision > 0.95
     assert recall > 0.95
+
+
+def test_segment_equals_the_spacy_pipeline_on_real_documents() -> None:
+    """``segment()`` skips tokenization; the spaCy component must give the same sentences.
+
+    Every gold dev document in a script spaCy's blank tokenizers split on
+    spaces (CJK is not: there a boundary can fall inside a token), through
+    ``get_nlp(language)`` and ``doc.sents``, stripped like ``segment()``
+    strips.  Also checks that ``segment()`` built no spaCy pipeline.
+    """
+    path = GOLD / "dev.jsonl"
+    if not path.is_file():
+        pytest.skip("../shared gold data not beside the checkout")
+    docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    docs = [d for d in docs if d.get("language") not in {"ja", "zh", "th"}]
+    get_nlp.cache_clear()
+    fast = [[s.text for s in segment(d["text"], d.get("language"))] for d in docs]
+    assert get_nlp.cache_info().currsize == 0
+    for doc, pieces in zip(docs, fast, strict=True):
+        sents = get_nlp(doc.get("language"))(doc["text"]).sents
+        assert pieces == [s.text.strip() for s in sents if s.text.strip()], doc["doc_id"]
+    assert sum(map(len, fast)) > 1000

@@ -4,11 +4,13 @@ Statutes, treaties and news need a splitter that knows legal layout: an
 enumeration marker ("(a)", "1.", "2.—(1)", "§ 1591", "Article 7") starts a unit
 and stays with its text; "U.S.C.", "Art.", "No.", "s.", "e.g." do not end a
 sentence; a line break between paragraphs does.  Trained sentence splitters
-know none of that and are slow, so we use ``spacy.blank(lang)`` (tokenizer
-only) plus one component of our own, ``tipnlp_legal_sentencizer``.  The
-component finds candidate boundaries with compiled regular expressions over
-``doc.text`` (C speed) and maps them to tokens, so the per-token Python work
-is nil and throughput stays well above 10,000 sentences per second.
+know none of that and are slow.  Our rules find the boundaries with compiled
+regular expressions over the raw text (``boundary_offsets``, C speed); they
+are packaged as a spaCy component, ``tipnlp_legal_sentencizer``, on
+``spacy.blank(lang)`` (``get_nlp``) for anyone who builds spaCy pipelines,
+and ``segment()`` calls them directly: the component's output is character
+offsets, so tokenizing first would cost time (spaCy's French tokenizer takes
+2.5 s to build) and change nothing.
 
 ``segment()`` then walks the sentences, strips surrounding whitespace (offsets
 stay exact: ``text[seg.start:seg.end] == seg.text``) and records the statute
@@ -23,7 +25,7 @@ from typing import Final
 
 import numpy as np
 import spacy
-from spacy.attrs import IDX, SENT_START
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import get_lang_class
@@ -423,17 +425,14 @@ def segment(text: str, language: str | None = None, *, join_wrapped: bool = True
     """
     if not text or text.isspace():
         return []
-    nlp = get_nlp(language, join_wrapped)
-    doc = nlp.make_doc(text)
-    doc.user_data[_TEXT_KEY] = text
-    for _name, proc in nlp.pipeline:
-        doc = proc(doc)
-    # The component leaves exact character offsets; otherwise read the starts
-    # from the token arrays (iterating ``doc.sents`` builds an object per token).
-    starts = doc.user_data.get(_STARTS_KEY)
-    if not isinstance(starts, list):
-        arr = doc.to_array([SENT_START, IDX])
-        starts = [int(c) for c in arr[arr[:, 0] == 1, 1]]
+    # The boundaries are character offsets (``boundary_offsets``), which is
+    # what the spaCy component computes too and what it leaves in
+    # ``Doc.user_data``; tokenizing only to read them back cost more than
+    # everything else here (spaCy's French tokenizer alone compiles for 2.5 s,
+    # and tokens are never used).  The output is the same as
+    # ``get_nlp(language)`` + the component gives (tested); ``language`` is
+    # kept for that path and for callers that pass it.
+    starts = boundary_offsets(text, join_wrapped=join_wrapped)
     bounds = list(zip(starts, [*starts[1:], len(text)], strict=True))
     tracker = _UnitTracker()
     out: list[Segment] = []
