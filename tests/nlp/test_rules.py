@@ -255,3 +255,48 @@ def test_rules_baseline_on_dev() -> None:
     macro, per_label = _macro_f1("dev")
     assert macro >= 0.4, per_label
     assert all(v > 0.2 for v in per_label.values()), per_label
+
+
+def _brute_force_hits(text: str) -> dict[str, list[str]]:
+    """Every rule's matcher on ``text``, no pre-filter: what ``_all_hits`` must equal."""
+    from tipnlp.nlp import rules
+
+    doc = rules._nlp().make_doc(text)
+    out: dict[str, list[str]] = {}
+    for rule in rules._compiled().rules:
+        if rule.phrase not in out.get(rule.key, []) and rule.matcher(doc):
+            out.setdefault(rule.key, []).append(rule.phrase)
+    return out
+
+
+def test_prefilters_skip_only_rules_that_cannot_match() -> None:
+    """Anchors, required words and the per-word memo lose no match (gold sentences)."""
+    from tipnlp.nlp import rules
+
+    path = GOLD / "dev.jsonl"
+    if not path.is_file():
+        pytest.skip("../shared gold data not beside the checkout")
+    texts = []
+    for line in path.read_text(encoding="utf-8").splitlines()[:60]:
+        doc = json.loads(line)
+        texts += [doc["text"][s["start"] : s["end"]] for s in doc["sentences"]]
+    texts += ["NON-PUNISHMENT of victims", "Trata de Personas y tráfico ilícito", ""]
+    hits = 0
+    for text in texts:
+        want = _brute_force_hits(text) if text else {}
+        assert rules._all_hits(text) == want, text
+        hits += sum(map(len, want.values()))
+    assert hits > 50  # the sample exercises many rules
+
+
+def test_word_memo_is_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tipnlp.nlp import rules
+
+    comp = rules._compiled()
+    monkeypatch.setattr(rules, "_WORD_MEMO", 3)
+    comp.by_word.clear()
+    for word in ["trafficking", "victims", "of", "x", "smuggling", "forced-labour"]:
+        want = {i for a, idx in comp.by_anchor.items() if a in word for i in idx}
+        assert set(comp.unlocked(word)) == want
+        assert len(comp.by_word) <= 3
+    comp.by_word.clear()
