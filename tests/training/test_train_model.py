@@ -140,6 +140,7 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
         "hybrid.json",
         "hybrid.npz",
         "baselines/tfidf.pkl",
+        "baselines/tfidf.npz",
         "thresholds.json",
         "calibration.json",
         "metrics.json",

@@ -31,7 +31,8 @@ of an embedding graph are the pooled vectors).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ class HybridTagger(TransformerTagger):
     ) -> None:
         """Load heads, stacker, TF-IDF, thresholds and calibration from ``model_dir``."""
         from tipnlp.nlp.tagger import _read_json
-        from tipnlp.training.baselines import TFIDF_FILE, TfidfTagger
+        from tipnlp.nlp.tfidf import ARRAYS_FILE, PICKLE_FILE, TfidfArrays
 
         self.backend = backend
         self.model_dir = Path(model_dir)
@@ -165,10 +166,21 @@ class HybridTagger(TransformerTagger):
         self.head_b = w["head_b"].astype(np.float64)
         self.stack_w = w["stack_w"].astype(np.float64)
         self.stack_b = w["stack_b"].astype(np.float64)
-        tfidf_path = self.model_dir / "baselines" / TFIDF_FILE
-        if not tfidf_path.is_file():
-            raise ModelError(f"{tfidf_path}: missing (a stacker input of the hybrid model)")
-        self.tfidf = TfidfTagger.load(tfidf_path)
+        # The TF-IDF view: its arrays (``tfidf.npz``, numpy only) when the
+        # folder has them, else the scikit-learn pickle of older folders.
+        arrays_path = self.model_dir / "baselines" / ARRAYS_FILE
+        tfidf_path = self.model_dir / "baselines" / PICKLE_FILE
+        if arrays_path.is_file():
+            self._tfidf_proba: Callable[[list[str]], np.ndarray] = TfidfArrays.load(
+                arrays_path
+            ).proba
+        elif tfidf_path.is_file():
+            from tipnlp.training.baselines import TfidfTagger, _proba
+
+            pipeline = TfidfTagger.load(tfidf_path).pipeline
+            self._tfidf_proba = partial(_proba, pipeline)
+        else:
+            raise ModelError(f"{arrays_path}: missing (a stacker input of the hybrid model)")
         # The rule tagger is both a stacker input and the language fallback.
         self._read_decisions(rules)
 
@@ -179,12 +191,10 @@ class HybridTagger(TransformerTagger):
 
     def components(self, items: Sequence[SentenceInput]) -> dict[str, np.ndarray]:
         """Each view's output: head logits, TF-IDF probabilities, rule hits."""
-        from tipnlp.training.baselines import _proba
-
         texts, prevs, titles = item_features(items)
         x = embedding_features(self.backend, texts, prevs, titles).astype(np.float64)
         head = x @ self.head_w.T + self.head_b
-        tfidf_p = _proba(self.tfidf.pipeline, [it.text for it in items])
+        tfidf_p = self._tfidf_proba([it.text for it in items])
         preds = self.rules.predict(list(items))
         hits = np.array([[n in p.labels for n in LABELS] for p in preds], dtype=np.float64)
         hits = hits.reshape(len(items), len(LABELS))

@@ -21,12 +21,13 @@ import numpy as np
 from tipnlp.errors import ModelError
 from tipnlp.io import atomic_path
 from tipnlp.labels import LABELS, SCHEME_VERSION
+from tipnlp.nlp.tfidf import PICKLE_FILE
 from tipnlp.nlp.types import Prediction, SentenceInput
 from tipnlp.training.calibration import best_thresholds
 from tipnlp.training.data import Example, label_matrix
 
 #: File name of a pickled baseline inside ``models/<name>/baselines/``.
-TFIDF_FILE = "tfidf.pkl"
+TFIDF_FILE = PICKLE_FILE
 
 
 def _pipeline(seed: int) -> Any:

@@ -647,6 +647,12 @@ def _save(
             np.savez(staging / WEIGHTS_FILE, **hybrid.weights)  # type: ignore[arg-type]
             write_meta(staging / HYBRID_FILE, {**hybrid.meta, "version": version})
             hybrid.tfidf.save(staging / "baselines" / TFIDF_FILE)
+            # What tagging reads: the same numbers as arrays (no pickle, no scikit-learn).
+            from tipnlp.nlp.tfidf import ARRAYS_FILE, TfidfArrays
+
+            TfidfArrays.from_pipeline(hybrid.tfidf.pipeline).save(
+                staging / "baselines" / ARRAYS_FILE
+            )
         elif opts.baselines:
             from tipnlp.training.baselines import TFIDF_FILE, TfidfTagger
 
