@@ -21,7 +21,6 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from tipnlp.labels import LABELS
 from tipnlp.nlp.types import Prediction
@@ -57,6 +56,9 @@ def tfidf_vectors(texts: Sequence[str]) -> sparse.csr_matrix:
     """L2-normalised word + short-n-gram TF-IDF vectors: cosine is a dot product."""
     if not texts:
         return sparse.csr_matrix((0, 1))
+    # Imported on use: every CLI command imports this module, few sample.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vec = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, norm="l2")
     try:
         return sparse.csr_matrix(vec.fit_transform(texts))

@@ -15,7 +15,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from tipnlp import io
-from tipnlp.annotation import agreement as agreement_mod
 from tipnlp.annotation.candidates import (
     Segmenter,
     annotated_index,
@@ -161,6 +160,8 @@ def agreement_cmd(
 ) -> None:
     """Per-label Cohen's kappa and F1 between annotators, and what to adjudicate."""
     rows = list(io.read_jsonl(source)) if source.suffix == ".jsonl" else parse_export(source).rows
+    from tipnlp.annotation import agreement as agreement_mod  # scikit-learn: import on use
+
     rep = agreement_mod.agreement(rows)
     if rep.multi_annotated == 0:
         console.print(f"no task in {source} has two or more annotations ({rep.tasks} task(s))")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,10 +19,11 @@ from rich.progress import (
 from rich.table import Table
 
 from tipnlp.cli.common import console, err_console, handle_errors
-from tipnlp.scrape import IngestSummary, ingest
-from tipnlp.scrape.sources import resolve_sources
 from tipnlp.settings import get_settings
 from tipnlp.tagging import lock_output
+
+if TYPE_CHECKING:
+    from tipnlp.scrape import IngestSummary
 
 
 def print_ingest_summary(summary: IngestSummary, out: Path) -> None:
@@ -88,6 +89,10 @@ def register(app: typer.Typer) -> None:
             logging.getLogger(name).setLevel(logging.ERROR)
         settings = get_settings()
         limit = settings.fetch.max_error_rate if max_error_rate is None else max_error_rate
+        # trafilatura and friends load only for the scrape commands.
+        from tipnlp.scrape import ingest
+        from tipnlp.scrape.sources import resolve_sources
+
         sources = resolve_sources(items)
         lock = lock_output(out)  # a second ingest into the same folder refuses at once
         try:
