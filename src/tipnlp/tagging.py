@@ -230,14 +230,16 @@ class Components:
 
 
 def release_nlp_state() -> None:
-    """Drop the cached spaCy pipelines of the segmenter, rules and entity gazetteer.
+    """Drop the cached spaCy pipelines of the rules, the entity gazetteer and ``get_nlp``.
 
     A blank spaCy pipeline interns every new token string in its vocabulary
     and tokenizer cache and never forgets it: over a long run of distinct
-    documents that grows without bound (the segmenter alone: ~0.5 KiB per
-    new token type; docs/speed.md, "Memory").  They are rebuilt on next use
-    (~0.9 CPU-s for 13 languages), and the output is the same: tokenization
-    and matching do not depend on what a vocabulary has seen.  Only modules
+    documents that grows without bound (~0.5 KiB per new token type;
+    docs/speed.md, "Memory").  They are rebuilt on next use (well under a
+    CPU-second), and the output is the same: tokenization and matching do
+    not depend on what a vocabulary has seen.  (``segment()`` itself keeps
+    no spaCy state; ``get_nlp``'s pipelines are released for callers who
+    use them.)  Only modules
     already imported are touched.  Call it between parts, never while
     another thread of this process is tagging (the runners tag one part at
     a time per process).
