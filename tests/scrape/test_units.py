@@ -206,6 +206,33 @@ def test_signature_is_datasketch_minhash_of_the_shingle_hashes() -> None:
         assert np.array_equal(restored.hashvalues, reference.hashvalues)
 
 
+def test_cached_lsh_parameters_build_the_same_index() -> None:
+    """A Deduper reuses the LSH bands/rows and permutations: same index, same answers."""
+    import numpy as np
+    from datasketch import MinHash, MinHashLSH
+
+    for threshold, num_perm in ((0.7, 128), (0.8, 64)):
+        fresh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        first, second = Deduper(threshold, num_perm), Deduper(threshold, num_perm)
+        for d in (first, second):
+            assert (d._lsh.b, d._lsh.r) == (fresh.b, fresh.r)
+            assert d._lsh.hashranges == fresh.hashranges
+            seeded = MinHash(num_perm=num_perm, seed=1, scheme="affine32").permutations
+            assert np.array_equal(d._perms, seeded)
+        assert not first._perms.flags.writeable  # shared: nobody may change it
+    # the near-duplicate decision is the one an index built from scratch makes
+    d = Deduper(0.7, 128)
+    original = d.signature(STORY)
+    variant = d.signature(STORY.replace("on Monday", "on Monday, officials said,"))
+    assert original is not None and variant is not None
+    fresh = MinHashLSH(threshold=0.7, num_perm=128)
+    fresh.insert("a", original)
+    d.add("a", "sha-a", original, key="https://one.example/a")
+    match = d.check("sha-b", variant, key="https://two.example/b")
+    assert fresh.query(variant) == ["a"]
+    assert match is not None and match.duplicate_of == "a"
+
+
 _JSON_LD_SAMPLES = [
     # whitespace inside and outside strings, nested author, publisher
     """{ "@context": "https://schema.org", "@type" : "NewsArticle",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -54,6 +55,32 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U32(16))
 
 
+@lru_cache(maxsize=16)
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's optimal LSH bands and rows for ``threshold``, computed once per process.
+
+    ``MinHashLSH`` finds them by numerical integration over every (bands,
+    rows) pair, about 20 ms of CPU, on every construction; an ingest run builds
+    one ``Deduper``, so a run of a few pages (a daily feed) paid that each time.
+    Passing the same pair back as ``params`` gives an identical index.
+    """
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
+@lru_cache(maxsize=16)
+def _permutations(num_perm: int) -> np.ndarray:
+    """The ``(a, b)`` permutation array for ``num_perm`` (seeded: the same every time).
+
+    Read-only, since every ``MinHash`` of every ``Deduper`` in the process shares it.
+    """
+    perms: np.ndarray = MinHash(
+        num_perm=num_perm, seed=_SEED, scheme=_SCHEME, hashfunc=_identity
+    ).permutations
+    perms.setflags(write=False)
+    return perms
+
+
 @dataclass
 class Match:
     """Why a document is a duplicate."""
@@ -76,14 +103,14 @@ class Deduper:
         self.threshold = threshold
         self.num_perm = num_perm
         self._hashes: dict[str, str] = {}
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._lsh = MinHashLSH(
+            threshold=threshold, num_perm=num_perm, params=lsh_params(threshold, num_perm)
+        )
         self._sigs: dict[str, MinHash] = {}
         self._order: dict[str, int] = {}
         self._keys: dict[str, str | None] = {}
-        # computed once: every signature uses the same permutations
-        self._perms = MinHash(
-            num_perm=num_perm, seed=_SEED, scheme=_SCHEME, hashfunc=_identity
-        ).permutations
+        # computed once per process: every signature uses the same permutations
+        self._perms = _permutations(num_perm)
 
     def signature(self, text: str) -> MinHash | None:
         """MinHash of the text's word 5-shingles; None when the text is too short.
