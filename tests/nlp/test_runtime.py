@@ -8,6 +8,7 @@ take a second or two; speed is measured by ``benchmarks/bench_inference.py``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -93,9 +94,38 @@ def test_length_batches_cover_every_index_once_sorted_by_length() -> None:
     flat = np.concatenate(batches).tolist()
     assert sorted(flat) == list(range(len(lengths)))
     assert [lengths[i] for i in flat] == sorted(lengths)
-    assert [len(b) for b in batches] == [3, 3, 1]
+    assert all(1 <= len(b) <= 3 for b in batches)
+    assert len(batches) == 3  # with a high cost per batch, as few batches as fit
+    assert rt.length_batches([], 3) == []
     with pytest.raises(ValueError):
         rt.length_batches(lengths, 0)
+
+
+def _padded(lengths: list[int], batches: list[np.ndarray]) -> int:
+    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def test_length_batches_minimise_padding_plus_batch_cost() -> None:
+    """The cuts beat fixed-size cuts of the sorted lengths and match a brute force."""
+    rng = np.random.default_rng(7)
+    lengths = [int(x) for x in np.minimum(rng.lognormal(3.2, 0.7, 300), 128) + 1]
+    order = np.argsort(lengths, kind="stable")
+    fixed = [order[i : i + 64] for i in range(0, len(order), 64)]
+    ours = rt.length_batches(lengths, 64, batch_cost=32)
+    assert _padded(lengths, ours) + 32 * len(ours) <= _padded(lengths, fixed) + 32 * len(fixed)
+    assert _padded(lengths, ours) < 0.95 * _padded(lengths, fixed)
+    # Exhaustive check on a small case: every split of 7 sorted lengths into runs of <= 3.
+    small = [4, 30, 2, 9, 9, 17, 3]
+    srt = sorted(small)
+    best = None
+    for mask in range(1 << (len(srt) - 1)):
+        cuts = [0] + [i + 1 for i in range(len(srt) - 1) if mask >> i & 1] + [len(srt)]
+        runs = [srt[a:b] for a, b in itertools.pairwise(cuts)]
+        if max(map(len, runs)) <= 3:
+            cost = sum(len(r) * r[-1] + 10 for r in runs)
+            best = cost if best is None else min(best, cost)
+    got = rt.length_batches(small, 3, batch_cost=10)
+    assert _padded(small, got) + 10 * len(got) == best
 
 
 def test_choose_default_prefers_fastest_within_f1_tolerance() -> None:
