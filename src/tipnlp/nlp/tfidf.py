@@ -23,7 +23,6 @@ probabilities equal scikit-learn's on the gold sentences.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +56,7 @@ class _Vectorizer:
     vocabulary: dict[str, int]
     idf: np.ndarray
     sublinear_tf: bool
-    _memo: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _memo: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def features(self, text: str) -> list[str]:
         """The analyzer's n-grams of ``text`` (lower-cased), repeats kept."""
@@ -73,17 +72,15 @@ class _Vectorizer:
             out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
         return out
 
-    def triples(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(row, column, count)`` of the known features of ``texts``, a row per text.
+    def pairs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(row, column)`` of every known feature occurrence in ``texts``, a row per text.
 
-        A (row, column) pair may repeat (``char_wb`` counts word by word);
-        callers sum.  ``char_wb`` n-grams never cross a word, so each distinct
-        word's columns are worked out once and remembered: words repeat
-        across sentences, and most of the work becomes a dictionary lookup
-        per word.
+        A pair repeats as often as the feature occurs; callers count.
+        ``char_wb`` n-grams never cross a word, so each distinct word's
+        columns are worked out once and remembered: words repeat across
+        sentences, and most of the work becomes a dictionary lookup per word.
         """
         col_parts: list[np.ndarray] = []
-        tf_parts: list[np.ndarray] = []
         sizes: list[int] = []
         memo = self._memo
         for text in texts:
@@ -92,24 +89,22 @@ class _Vectorizer:
                 for word in text.lower().split():
                     hit = memo.get(word)
                     if hit is None:
-                        hit = self._known(self._word_grams(word))
+                        hit = self._columns(self._word_grams(word))
                         if len(memo) >= _WORD_MEMO:
                             memo.clear()
                         memo[word] = hit
-                    col_parts.append(hit[0])
-                    tf_parts.append(hit[1])
-                    size += len(hit[0])
+                    col_parts.append(hit)
+                    size += len(hit)
             else:
-                cols, tfs = self._known(self.features(text))
+                cols = self._columns(self.features(text))
                 col_parts.append(cols)
-                tf_parts.append(tfs)
                 size = len(cols)
             sizes.append(size)
         if not col_parts:
             empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
+            return empty, empty
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), sizes)
-        return rows, np.concatenate(col_parts), np.concatenate(tf_parts)
+        return rows, np.concatenate(col_parts)
 
     def _word_grams(self, word: str) -> list[str]:
         """``char_wb`` n-grams of one lower-cased word, padded with a space each side."""
@@ -124,12 +119,10 @@ class _Vectorizer:
             grams.extend([w[i : i + n] for i in range(size - n + 1)])
         return grams
 
-    def _known(self, grams: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Vocabulary columns and counts of ``grams`` (unknown n-grams dropped)."""
-        counts = Counter(grams)
-        known = list(counts.keys() & self.vocabulary.keys())  # set operations run in C
-        cols = np.fromiter(map(self.vocabulary.__getitem__, known), np.int64, len(known))
-        return cols, np.fromiter(map(counts.__getitem__, known), np.int64, len(known))
+    def _columns(self, grams: list[str]) -> np.ndarray:
+        """Vocabulary columns of ``grams``, repeats kept (unknown n-grams dropped)."""
+        cols = [j for j in map(self.vocabulary.get, grams) if j is not None]
+        return np.array(cols, dtype=np.int64)
 
 
 class TfidfArrays:
@@ -174,13 +167,13 @@ class TfidfArrays:
         for lo in range(0, len(texts), chunk):
             part = texts[lo : lo + chunk]
             for v, offset in zip(self.vectorizers, self.offsets, strict=False):
-                rows, cols, tfs = v.triples(part)
+                rows, cols = v.pairs(part)
                 if not len(cols):
                     continue
-                # Sum repeated (row, column) pairs; keys sort by row, then column.
+                # Count each (row, column) pair; keys sort by row, then column.
                 width = len(v.idf)
-                uniq, inverse = np.unique(rows * width + cols, return_inverse=True)
-                tf: np.ndarray = np.bincount(inverse, weights=tfs.astype(np.float64))
+                uniq, counts = np.unique(rows * width + cols, return_counts=True)
+                tf: np.ndarray = counts.astype(np.float64)
                 row, idx = np.divmod(uniq, width)
                 if v.sublinear_tf:
                     tf = np.log(tf) + 1.0
