@@ -199,6 +199,24 @@ def test_int8_onnx_is_close_to_torch(model_dir: Path, torch_logits: np.ndarray) 
 
 
 @pytest.mark.model
+def test_spin_setting_reaches_the_session_and_changes_no_logit(model_dir: Path) -> None:
+    """``TIPNLP_TAG__SPIN=false`` turns ONNX Runtime's spin-waiting off; same numbers."""
+    from tipnlp.settings import Settings
+
+    quiet = rt.make_backend(model_dir, "onnx-int8", Settings(tag={"spin": False, "threads": 2}))
+    busy = rt.make_backend(model_dir, "onnx-int8", Settings(tag={"threads": 2}))
+    options = quiet._session.get_session_options().get_session_config_entry
+    assert options("session.intra_op.allow_spinning") == "0"
+    assert (
+        busy._session.get_session_options().get_session_config_entry(
+            "session.intra_op.allow_spinning"
+        )
+        == "1"
+    )
+    np.testing.assert_array_equal(quiet.logits(TEXTS, PAIRS), busy.logits(TEXTS, PAIRS))
+
+
+@pytest.mark.model
 def test_length_sorting_restores_input_order(model_dir: Path) -> None:
     """Rows come back in input order whatever the batch size and input order."""
     backend = rt.OnnxBackend(model_dir, "fp32", threads=1, batch_size=3)

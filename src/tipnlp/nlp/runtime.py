@@ -263,8 +263,15 @@ class OnnxBackend:
         threads: int = 0,
         batch_size: int = 64,
         max_length: int = 128,
+        spin: bool = True,
     ) -> None:
-        """Open the session; raise ``ModelError`` naming the file if it is missing or bad."""
+        """Open the session; raise ``ModelError`` naming the file if it is missing or bad.
+
+        ``spin`` lets idle inference threads spin-wait for work (ONNX
+        Runtime's default): ~5% faster on an idle machine, but when other
+        processes want the cores the spinning threads hold them back (25%
+        slower with one competing process, docs/speed.md).
+        """
         import onnxruntime as ort
 
         self.model_dir = Path(model_dir)
@@ -289,6 +296,7 @@ class OnnxBackend:
         # +0.2% without, same logits, no measurable speed cost (docs/speed.md).
         so.enable_mem_pattern = False
         so.log_severity_level = 3
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         try:
             self._session = ort.InferenceSession(
                 str(path), sess_options=so, providers=["CPUExecutionProvider"]
@@ -675,12 +683,13 @@ def make_backend(model_dir: Path, name: str, settings: Settings) -> Any:
 
     ``torch`` is the tagger's ``TorchBackend``.
     """
-    threads = settings.tag.threads
+    threads, spin = settings.tag.threads, settings.tag.spin
     bs, ml = settings.tag.batch_sentences, settings.tag.max_length
-    if name == "onnx":
-        return OnnxBackend(model_dir, "fp32", threads=threads, batch_size=bs, max_length=ml)
-    if name == "onnx-int8":
-        return OnnxBackend(model_dir, "int8", threads=threads, batch_size=bs, max_length=ml)
+    if name in {"onnx", "onnx-int8"}:
+        variant = "int8" if name == "onnx-int8" else "fp32"
+        return OnnxBackend(
+            model_dir, variant, threads=threads, batch_size=bs, max_length=ml, spin=spin
+        )
     if name != "torch":
         raise ValueError(f"backend must be one of {BACKEND_NAMES}, not {name!r}")
     from tipnlp.nlp.tagger import TorchBackend
