@@ -153,6 +153,35 @@ def test_release_state_runs_once_per_text_budget(tmp_path: Path, fake_components
     assert comps.chars_since_release > 0  # type: ignore[attr-defined]
 
 
+def test_release_state_runs_when_the_state_grows_too_big(
+    tmp_path: Path, fake_components: object
+) -> None:
+    """Production releases by the size of the NLP state, not by a text budget."""
+    from tipnlp.tagging import nlp_state_size, release_nlp_state
+
+    calls: list[int] = []
+    sizes = iter([10, 500, 20])
+    comps = fake_components
+    comps.release_state = lambda: calls.append(1)  # type: ignore[attr-defined]
+    comps.release_every_chars = 10**9  # type: ignore[attr-defined]
+    comps.state_size = lambda: next(sizes)  # type: ignore[attr-defined]
+    comps.release_above = 100  # type: ignore[attr-defined]
+    tag_jsonl(
+        _write_docs(tmp_path / "docs.jsonl", DOCS), tmp_path / "out", _settings(), comps=comps
+    )  # type: ignore[arg-type]
+    assert calls == [1]  # only after the part whose state size was 500
+
+    from tipnlp.nlp import rules
+
+    rules.rule_hits("Police arrested three traffickers.")
+    before = nlp_state_size()
+    assert before > 0
+    rules.rule_hits("Zorblax quiffed vendrous plimths trafficking.")
+    assert nlp_state_size() > before  # new words add vocabulary entries
+    release_nlp_state()
+    assert nlp_state_size() == 0
+
+
 def test_releasing_the_nlp_pipelines_changes_no_row(tmp_path: Path) -> None:
     """Rebuilding the spaCy pipelines mid-run (bounded memory) gives the same tables."""
     from tipnlp.nlp import segment

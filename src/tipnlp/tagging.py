@@ -35,13 +35,16 @@ from tipnlp.settings import Settings
 STAGING = "_staging"
 LOCK_NAME = ".tipnlp.lock"
 
-#: Characters of document text one process tags between two releases of the
-#: spaCy pipelines (``release_nlp_state``).  Their vocabularies grow by about
-#: 20 bytes per character of new text where every word is new (measured: the
-#: worst case), so this bounds that state at ~40 MiB.  A release and rebuild costs
-#: ~0.9 CPU-s with 13 languages (the rule tagger alone tags 2 M characters in
-#: ~10 CPU-s; the model takes several times longer).
-NLP_RELEASE_EVERY_CHARS = 2_000_000
+#: Strings the NLP state may hold before ``release_nlp_state`` drops it: the
+#: entries of the rules' and the gazetteer's spaCy vocabularies plus the rules'
+#: per-word memo (``nlp_state_size``).  They grow only with new words (~0.5 KiB
+#: each, so this bounds them at ~40 MiB); the 501 gold documents end at ~43,000,
+#: so a run on real text of that size never pays a rebuild, while text full of
+#: new words releases about once per 2 M characters.
+NLP_RELEASE_ABOVE = 80_000
+#: A backstop in characters of text between two releases, for state the count
+#: above does not see (tokenizer caches grow with the same new words).
+NLP_RELEASE_EVERY_CHARS = 25_000_000
 
 
 @dataclass
@@ -213,20 +216,42 @@ class Components:
     entity_rows: Callable[..., list[dict[str, Any]]] | None = None
     countries_by_sentence: Callable[..., list[list[str]]] | None = None
     normalize_jurisdiction: Callable[[str | None], str | None] | None = None
-    #: Called after ``release_every_chars`` characters of text were tagged, to drop
-    #: state that grows with the input (``release_nlp_state`` in production; None: never).
+    #: Called when ``state_size()`` exceeds ``release_above`` or after
+    #: ``release_every_chars`` characters of text, to drop state that grows with
+    #: the input (``release_nlp_state`` in production; None: never).
     release_state: Callable[[], None] | None = None
     release_every_chars: int = NLP_RELEASE_EVERY_CHARS
+    state_size: Callable[[], int] | None = None
+    release_above: int = NLP_RELEASE_ABOVE
     chars_since_release: int = field(default=0, init=False, repr=False)
 
     def part_tagged(self, chars: int) -> None:
-        """Count the text of a tagged part; call ``release_state`` once the budget is used."""
+        """Count a tagged part's text; call ``release_state`` when a budget is used up."""
         if self.release_state is None:
             return
         self.chars_since_release += chars
-        if self.chars_since_release >= self.release_every_chars:
+        too_big = self.state_size is not None and self.state_size() > self.release_above
+        if too_big or self.chars_since_release >= self.release_every_chars:
             self.chars_since_release = 0
             self.release_state()
+
+
+def nlp_state_size() -> int:
+    """Entries of the state ``release_nlp_state`` drops (vocabularies and word memo).
+
+    Counts only what is already built; builds nothing.
+    """
+    size = 0
+    rules = sys.modules.get("tipnlp.nlp.rules")
+    if rules is not None:
+        if rules._nlp.cache_info().currsize:
+            size += len(rules._nlp().vocab)
+        if rules._compiled.cache_info().currsize:
+            size += len(rules._compiled().by_word)
+    entities = sys.modules.get("tipnlp.nlp.entities")
+    if entities is not None and entities._gazetteer.cache_info().currsize:
+        size += len(entities._gazetteer().nlp.vocab)
+    return size
 
 
 def release_nlp_state() -> None:
@@ -273,6 +298,7 @@ def default_components(settings: Settings, tagger_kind: str = "auto") -> Compone
         countries_by_sentence=entities.countries_by_sentence,
         normalize_jurisdiction=entities.normalize_jurisdiction,
         release_state=release_nlp_state,
+        state_size=nlp_state_size,
     )
 
 
