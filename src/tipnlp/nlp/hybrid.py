@@ -20,7 +20,9 @@ The model folder of a hybrid (``hybrid.json`` present) holds:
   weights (``stack_w``, ``stack_b``) over ``[head logit, TF-IDF logit,
   rule hit]``;
 * ``hybrid.json``: feature layout, versions, how everything was fitted;
-* ``baselines/tfidf.pkl``: the TF-IDF model, a stacker input;
+* ``baselines/tfidf.npz``: the TF-IDF model as arrays, a stacker input
+  (:mod:`tipnlp.nlp.tfidf`; ``baselines/tfidf.pkl`` is its scikit-learn
+  original, read only by folders that lack the arrays);
 * ``calibration.json`` / ``thresholds.json`` as for every model.
 
 Every backend (``torch``, ``onnx``, ``onnx-int8``) returns embeddings for
