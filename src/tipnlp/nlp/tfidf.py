@@ -39,7 +39,6 @@ PICKLE_FILE: Final[str] = "tfidf.pkl"
 ARRAYS_FILE: Final[str] = "tfidf.npz"
 #: Layout version of the file; bump when its arrays change meaning.
 ARRAYS_VERSION: Final[int] = 1
-_WHITE_SPACES: Final[re.Pattern[str]] = re.compile(r"\s\s+")
 #: Distinct words whose ``char_wb`` columns a vectorizer remembers: about 0.7 KB
 #: each, so at most ~20 MB; the gold set has 16,748 distinct lower-cased words.
 _WORD_MEMO: Final[int] = 30_000
@@ -63,9 +62,10 @@ class _Vectorizer:
         doc = text.lower()
         lo, hi = self.ngram_range
         if self.analyzer == "char_wb":
-            # Runs of whitespace collapse first; split() splits on them anyway.
+            # scikit-learn collapses runs of whitespace first; split() ignores them anyway.
             return [g for word in doc.split() for g in self._word_grams(word)]
-        assert self.token_pattern is not None
+        if self.token_pattern is None:
+            raise ModelError("TF-IDF word analyzer without a token pattern")
         tokens = self.token_pattern.findall(doc)
         out = list(tokens) if lo == 1 else []
         for n in range(max(lo, 2), min(hi, len(tokens)) + 1):
