@@ -18,6 +18,7 @@ import pytest
 from tipnlp.errors import ModelError
 from tipnlp.labels import LABELS
 from tipnlp.nlp import runtime as rt
+from tipnlp.nlp.tagger import sorted_batches
 from tipnlp.settings import Settings
 
 # Written for these tests: statute, news and negative sentences, with and without context.
@@ -87,31 +88,34 @@ def torch_logits(model_dir: Path) -> np.ndarray:
     return np.asarray(TorchBackend(model_dir, threads=1, batch_size=3).logits(TEXTS, PAIRS))
 
 
-def test_length_batches_cover_every_index_once_sorted_by_length() -> None:
+def test_sorted_batches_cover_every_index_once_sorted_by_length() -> None:
     """Batches partition the inputs, and lengths never decrease across batches."""
     lengths = [5, 1, 9, 3, 3, 7, 2]
-    batches = rt.length_batches(lengths, 3)
+    batches = sorted_batches(lengths, 3)
     flat = np.concatenate(batches).tolist()
     assert sorted(flat) == list(range(len(lengths)))
     assert [lengths[i] for i in flat] == sorted(lengths)
     assert all(1 <= len(b) <= 3 for b in batches)
     assert len(batches) == 3  # with a high cost per batch, as few batches as fit
-    assert rt.length_batches([], 3) == []
+    assert sorted_batches([], 3) == []
+    fixed = sorted_batches(lengths, 3, batch_cost=None)  # training: every 3 sorted inputs
+    assert [len(b) for b in fixed] == [3, 3, 1]
+    assert np.concatenate(fixed).tolist() == flat
     with pytest.raises(ValueError):
-        rt.length_batches(lengths, 0)
+        sorted_batches(lengths, 0)
 
 
 def _padded(lengths: list[int], batches: list[np.ndarray]) -> int:
     return sum(len(b) * max(lengths[i] for i in b) for b in batches)
 
 
-def test_length_batches_minimise_padding_plus_batch_cost() -> None:
+def test_sorted_batches_minimise_padding_plus_batch_cost() -> None:
     """The cuts beat fixed-size cuts of the sorted lengths and match a brute force."""
     rng = np.random.default_rng(7)
     lengths = [int(x) for x in np.minimum(rng.lognormal(3.2, 0.7, 300), 128) + 1]
     order = np.argsort(lengths, kind="stable")
     fixed = [order[i : i + 64] for i in range(0, len(order), 64)]
-    ours = rt.length_batches(lengths, 64, batch_cost=32)
+    ours = sorted_batches(lengths, 64, batch_cost=32)
     assert _padded(lengths, ours) + 32 * len(ours) <= _padded(lengths, fixed) + 32 * len(fixed)
     assert _padded(lengths, ours) < 0.95 * _padded(lengths, fixed)
     # Exhaustive check on a small case: every split of 7 sorted lengths into runs of <= 3.
@@ -124,7 +128,7 @@ def test_length_batches_minimise_padding_plus_batch_cost() -> None:
         if max(map(len, runs)) <= 3:
             cost = sum(len(r) * r[-1] + 10 for r in runs)
             best = cost if best is None else min(best, cost)
-    got = rt.length_batches(small, 3, batch_cost=10)
+    got = sorted_batches(small, 3, batch_cost=10)
     assert _padded(small, got) + 10 * len(got) == best
 
 

@@ -31,7 +31,6 @@ Why these choices (measured, see ``docs/speed.md``):
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
 import math
@@ -43,13 +42,14 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 
 from tipnlp.errors import ModelError
 from tipnlp.io import atomic_path, read_jsonl, write_json_atomic
 from tipnlp.nlp.hybrid import is_hybrid
+from tipnlp.nlp.tagger import sorted_batches
 from tipnlp.settings import Settings
 
 # ONNX Runtime reads this at import; the project never sends telemetry.
@@ -175,47 +175,6 @@ def _pad_token(model_dir: Path) -> str:
     return "[PAD]"
 
 
-#: What one more batch costs, in padded tokens (a session run's fixed overhead
-#: is ~1 ms, about what 15 tokens take on two cores, plus smaller batches'
-#: lower matrix efficiency); chosen on the gold sentences, docs/speed.md.
-BATCH_COST_TOKENS: Final[int] = 128
-
-
-def length_batches(
-    lengths: Sequence[int], batch_size: int, batch_cost: int = BATCH_COST_TOKENS
-) -> list[np.ndarray]:
-    """Input indices sorted by length (stable), cut into batches of at most ``batch_size``.
-
-    Each batch is padded to its longest member, so sorting alone cuts wasted
-    compute several-fold on real text, where most sentences are short and a
-    few very long.  Where the cuts fall matters too: fixed-size runs of a few
-    hundred sorted sentences (one part of a tagging run) still padded 20%
-    more tokens than the sentences hold.  The cuts here minimise the padded
-    tokens plus ``batch_cost`` per batch (exact dynamic programming over the
-    sorted lengths, O(n x batch_size) in numpy), so a long tail gets smaller
-    batches and short sentences still fill whole ones.
-    """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
-    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable")
-    n = len(order)
-    if n == 0:
-        return []
-    size = np.asarray(lengths, dtype=np.float64)[order]
-    best = np.zeros(n + 1)
-    cut = np.zeros(n + 1, dtype=np.int64)
-    for i in range(1, n + 1):
-        starts = np.arange(max(0, i - batch_size), i)
-        cost = best[starts] + (i - starts) * size[i - 1] + batch_cost
-        k = int(np.argmin(cost))
-        best[i], cut[i] = cost[k], starts[k]
-    bounds = [n]
-    while bounds[-1] > 0:
-        bounds.append(int(cut[bounds[-1]]))
-    bounds.reverse()
-    return [order[a:b] for a, b in itertools.pairwise(bounds)]
-
-
 def pad_batch(enc: Encoded, idx: np.ndarray) -> dict[str, np.ndarray]:
     """Dense int64 ``input_ids``/``attention_mask``/``token_type_ids`` for rows ``idx``."""
     width = max(len(enc.input_ids[i]) for i in idx)
@@ -238,7 +197,7 @@ def run_sorted(
 ) -> np.ndarray:
     """Run ``forward`` over length-sorted padded batches; rows come back in input order."""
     out = np.zeros((len(enc), num_labels), dtype=np.float32)
-    for idx in length_batches([len(x) for x in enc.input_ids], batch_size):
+    for idx in sorted_batches([len(x) for x in enc.input_ids], batch_size):
         out[idx] = forward(pad_batch(enc, idx))
     return out
 

@@ -331,7 +331,10 @@ class _Trainer:
                 "lr": opts.learning_rate * opts.head_lr_mult,
             },
         ]
-        batches = sorted_batches([len(enc[r]["input_ids"]) for r in rows], opts.batch_size)
+        # Gradient batches: fixed size (their size is a training choice).
+        batches = sorted_batches(
+            [len(enc[r]["input_ids"]) for r in rows], opts.batch_size, batch_cost=None
+        )
         total = opts.epochs * len(batches)
         if opts.max_steps is not None:
             total = min(total, opts.max_steps)
