@@ -189,6 +189,12 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
     pt = tagger.predict([SentenceInput("A polícia prendeu dois homens.", language="pt")])[0]
     assert pt.tagger == "rules"
 
+    # a folder from before the TF-IDF arrays (pickle only) tags the same
+    (d / "baselines" / "tfidf.npz").unlink()
+    old = load_tagger(workspace.model_copy(update={"model": "hyb"}))
+    old_scores = np.array([[p.scores[n] for n in LABELS] for p in old.predict(items)])
+    assert np.allclose(old_scores, got, atol=1e-12)
+
     # a damaged weights file is a clear error naming it, not a crash
     from tipnlp.errors import ModelError
 
