@@ -205,6 +205,20 @@ def compile_phrase(phrase: str, tokenizer: Any) -> list[dict[str, Any]]:
     return pattern
 
 
+def _literals(word: str) -> tuple[str, ...]:
+    """What a token matching one phrase word must contain: one of these strings.
+
+    Each ``|`` alternative's longest literal run ("organi?ation" -> "ation",
+    "traffick*" -> "traffick"), lower-cased.  Empty when the word requires
+    nothing: a gap, a number, an optional word, or an alternative with no
+    literal part (a bare ``*`` matches any token).
+    """
+    if word.startswith("~") or word == "#" or (word.endswith("?") and len(word) > 1):
+        return ()
+    alts = tuple(max(re.split(r".\?", a.strip("*")), key=len) for a in word.lower().split("|"))
+    return alts if alts and all(alts) else ()
+
+
 def _anchors(phrase: str) -> tuple[str, ...]:
     """The literal alternatives of the phrase's most selective required word.
 
@@ -212,43 +226,25 @@ def _anchors(phrase: str) -> tuple[str, ...]:
     (lower-cased), which makes a cheap pre-filter before the ``Matcher``.
     """
     best: tuple[str, ...] = ()
-    best_len = 0
     for word in phrase.split():
-        if word.startswith("~") or word == "#" or (word.endswith("?") and len(word) > 1):
-            continue
-        # The literal part of each alternative: "organi?ation" -> "ation".
-        alts = tuple(
-            max(re.split(r".\?", a.strip("*")), key=len)
-            for a in word.lower().split("|")
-            if a.strip("*")
-        )
-        if not alts or not all(alts):
-            continue
-        shortest = min(len(a) for a in alts)
-        if shortest > best_len:
-            best, best_len = alts, shortest
+        alts = _literals(word)
+        if alts and min(map(len, alts)) > min(map(len, best), default=0):
+            best = alts
     return best
 
 
 def _required(phrase: str, tokenizer: Any) -> tuple[tuple[str, ...], ...]:
     """Per required word of ``phrase``, the literal strings one of which must occur.
 
-    A match gives each required token a lower-cased text equal to (plain
-    words, split by ``tokenizer`` as ``compile_phrase`` splits them) or
-    containing (wildcard and optional-letter alternatives: their longest
-    literal run) one of these strings, so a lower-cased text lacking every
-    string of some group cannot match.  Gaps, numbers and optional words
-    require nothing.
+    A match gives each required token a lower-cased text containing one of
+    ``_literals(word)``; plain words are split by ``tokenizer`` as
+    ``compile_phrase`` splits them, each piece required.  So a lower-cased
+    text lacking every string of some group cannot match.
     """
     groups: list[tuple[str, ...]] = []
     for word in phrase.split():
-        if word.startswith("~") or word == "#" or (word.endswith("?") and len(word) > 1):
-            continue
-        if any(c in word for c in "*|?#"):
-            alts = tuple(
-                max(re.split(r".\?", a.strip("*")), key=len) for a in word.lower().split("|")
-            )
-            if alts and all(alts):
+        if any(c in word for c in "*|?#~"):
+            if alts := _literals(word):
                 groups.append(alts)
             continue
         groups.extend((t.text.lower(),) for t in tokenizer(word) if t.text.strip())
