@@ -202,6 +202,39 @@ def test_from_cache_reextracts_without_network(
     assert summary.by_status["unchanged"] == 1
 
 
+def test_from_cache_reads_a_cache_of_the_old_layout(
+    site: Site, settings: Settings, tmp_path: Path
+) -> None:
+    """A cache written before packs (``raw/ab/<digest>`` files) serves ``--from-cache``."""
+    import shutil
+    import sqlite3
+
+    from tipnlp.scrape.cache import _scan_pack
+
+    src = [Source(name="x", type="urls", locations=(site.url("/law/act.html"),))]
+    ingest(src, tmp_path / "a", settings)
+    raw = settings.cache_dir / "raw"
+    packs = sorted((raw / "packs").glob("*.pack"))
+    assert packs and not [p for p in raw.iterdir() if len(p.name) == 2]
+    db = sqlite3.connect(raw / "index.sqlite")  # ingest closed the cache: rows committed
+    assert db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 1
+    db.close()
+    for pack in packs:  # rewrite the cache as the old code left it
+        with pack.open("rb") as fh:
+            for key, offset, length in _scan_pack(str(pack)):
+                fh.seek(offset)
+                (raw / key.hex()[:2]).mkdir(exist_ok=True)
+                (raw / key.hex()[:2] / key.hex()).write_bytes(fh.read(length))
+    shutil.rmtree(raw / "packs")
+    for index in raw.glob("index.sqlite*"):
+        index.unlink()
+    site.clear()
+    summary = ingest(src, tmp_path / "a", settings, from_cache=True)
+    assert site.log == []  # the bytes were found in the old files...
+    assert summary.by_status == {"unchanged": 1}  # ...and read back (no cache_miss)
+    assert not list((raw / "packs").glob("*.pack"))  # nothing new was stored
+
+
 def test_private_addresses_blocked_by_default(
     site: Site, settings: Settings, tmp_path: Path
 ) -> None:

@@ -273,36 +273,6 @@ def test_json_ld_metadata_matches_trafilatura(block: str) -> None:
     assert {f: getattr(ours, f) for f in fields} == {f: getattr(theirs, f) for f in fields}
 
 
-def test_raw_cache_writes_atomically_once(tmp_path: Path) -> None:
-    import os
-    import threading
-
-    from tipnlp.scrape.cache import RawCache
-
-    cache = RawCache(tmp_path / "raw")
-    digests: list[str] = []
-    threads = [
-        threading.Thread(target=lambda: digests.append(cache.put(b"same bytes" * 1000)))
-        for _ in range(8)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(set(digests)) == 1 and cache.has(digests[0])
-    assert cache.get(digests[0]) == b"same bytes" * 1000
-    assert [p.name for p in (tmp_path / "raw").rglob("*") if p.is_file()] == [digests[0]]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert cache.path(digests[0]).stat().st_mode & 0o777 == 0o666 & ~umask
-    # a fan-out folder removed behind the cache's back is made again
-    other = RawCache(tmp_path / "raw")
-    first = other.put(b"one")
-    (tmp_path / "raw" / first[:2] / first).unlink()
-    (tmp_path / "raw" / first[:2]).rmdir()
-    assert other.get(other.put(b"one")) == b"one"
-
-
 def test_near_and_exact_duplicates() -> None:
     d = Deduper(threshold=0.7)
     a = d.signature(STORY)

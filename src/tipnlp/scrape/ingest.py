@@ -186,7 +186,10 @@ class FetchRun:
         finally:
             self.requests = fetcher.requests
             fetcher.close()
-            state.close()
+            try:
+                cache.close()  # commits the index: a separate extract step sees every page
+            finally:
+                state.close()
 
     def _tick(self, source: Source, done: int, total: int) -> None:
         if self.progress is not None:
@@ -457,12 +460,23 @@ def _part_name(source_name: str, docs: Sequence[Document]) -> str:
 
 
 class _Writer:
-    """Buffers rows per source and writes a part (then records it) when full."""
+    """Buffers rows per source and writes a part (then records it) when full.
+
+    The raw cache's index is committed before a part is recorded, so the
+    state never names raw bytes that another process (a later ``--from-cache``
+    run) could not find.
+    """
 
     def __init__(
-        self, out_dir: Path, state: ScrapeState, deduper: Deduper, size: int, summary: IngestSummary
+        self,
+        out_dir: Path,
+        state: ScrapeState,
+        cache: RawCache,
+        deduper: Deduper,
+        size: int,
+        summary: IngestSummary,
     ) -> None:
-        self.out_dir, self.state, self.deduper = out_dir, state, deduper
+        self.out_dir, self.state, self.cache, self.deduper = out_dir, state, cache, deduper
         self.size, self.summary = size, summary
         self.docs: list[Document] = []
         self.keys: list[str] = []
@@ -502,6 +516,7 @@ class _Writer:
             self.summary.parts.append(part)
             self.summary.n_new += len(self.docs)
         if self.docs or self.urls:
+            self.cache.flush()
             self.state.record_batch(
                 self.urls,
                 [
@@ -541,7 +556,7 @@ def build_documents(
     for name in source_names:  # a source that yielded nothing still shows up
         summary.by_source.setdefault(name, Counter())
     deduper = _load_deduper(settings, state)
-    writer = _Writer(out_dir, state, deduper, max(1, settings.scrape.part_size), summary)
+    writer = _Writer(out_dir, state, cache, deduper, max(1, settings.scrape.part_size), summary)
     totals = Counter(r.source_name for r in records) if isinstance(records, Sequence) else None
     done: Counter[str] = Counter()
     try:
@@ -553,7 +568,10 @@ def build_documents(
                 progress(f"{name} (extract)", done[name], totals[name])
         writer.flush()
     finally:
-        state.close()
+        try:
+            cache.close()
+        finally:
+            state.close()
     if isinstance(records, FetchRun):
         summary.requests = records.requests
     return summary
