@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import pytest
 import spacy
+from spacy.matcher import Matcher
 
 from tipnlp.labels import LABELS
 from tipnlp.nlp.rules import (
@@ -257,29 +259,96 @@ def test_rules_baseline_on_dev() -> None:
     assert all(v > 0.2 for v in per_label.values()), per_label
 
 
+@functools.lru_cache(maxsize=1)
+def _reference_matchers() -> list[Matcher]:
+    """A spaCy ``Matcher`` per compiled rule, from ``compile_phrase``: the reference."""
+    from tipnlp.nlp import rules
+
+    nlp = rules._nlp()
+    out = []
+    for rule in rules._compiled().rules:
+        matcher = Matcher(nlp.vocab, validate=True)
+        matcher.add(rule.key, [compile_phrase(rule.phrase, nlp.tokenizer)])
+        out.append(matcher)
+    return out
+
+
 def _brute_force_hits(text: str) -> dict[str, list[str]]:
-    """Every rule's matcher on ``text``, no pre-filter: what ``_all_hits`` must equal."""
+    """Every rule's spaCy matcher on ``text``, no pre-filter: what ``_all_hits`` must equal."""
     from tipnlp.nlp import rules
 
     doc = rules._nlp().make_doc(text)
     out: dict[str, list[str]] = {}
-    for rule in rules._compiled().rules:
-        if rule.phrase not in out.get(rule.key, []) and rule.matcher(doc):
+    for rule, matcher in zip(rules._compiled().rules, _reference_matchers(), strict=True):
+        if rule.phrase not in out.get(rule.key, []) and matcher(doc):
             out.setdefault(rule.key, []).append(rule.phrase)
     return out
+
+
+def _gold_sentences(split: str, limit: int | None = None) -> list[str]:
+    path = GOLD / f"{split}.jsonl"
+    if not path.is_file():
+        pytest.skip("../shared gold data not beside the checkout")
+    texts = []
+    for line in path.read_text(encoding="utf-8").splitlines()[:limit]:
+        doc = json.loads(line)
+        texts += [doc["text"][s["start"] : s["end"]] for s in doc["sentences"]]
+    return texts
+
+
+def test_phrase_regexes_match_where_the_spacy_matcher_matches() -> None:
+    """Each phrase's expression over ``token_string`` decides what its ``Matcher`` decides.
+
+    On every gold sentence (train and dev), for every phrase the pre-filter
+    lets through (the others cannot match, see the next test).
+    """
+    from tipnlp.nlp import rules
+
+    comp = rules._compiled()
+    matchers = _reference_matchers()
+    texts = _gold_sentences("train") + _gold_sentences("dev")
+    texts += ["Art. 5: 10 años", "TWO-THIRDS of 1,000 victims", "three\x1f traffick\x1e 4"]
+    checked = positives = 0
+    for text in texts:
+        lowered = text.lower()
+        candidates = set(comp.always)
+        for word in set(lowered.split()):
+            candidates.update(comp.unlocked(word))
+        doc = rules._nlp().make_doc(text)
+        tokens = rules.token_string(doc)
+        for index in candidates:
+            want = bool(matchers[index](doc))
+            assert bool(comp.rules[index].regex.search(tokens)) == want, (
+                comp.rules[index].phrase,
+                text,
+            )
+            checked += 1
+            positives += want
+    assert checked > 50_000 and positives > 5_000  # the sentences exercise the rules
+
+
+def test_token_string_marks_numbers_and_neutralises_control_characters() -> None:
+    from tipnlp.nlp import rules
+
+    nlp = rules._nlp()
+    doc = nlp.make_doc("Up to 10 Years\x1fhere")  # the tokenizer splits \x1f off
+    tokens = rules.token_string(doc)
+    assert tokens.split("\x1f")[1:-1] == ["up", "to", "\x1e10", "years", "\x1d", "here"]
+    cases = [("up to # years|months here", False), ("to # ~1 here", False), ("to # ~2 here", True)]
+    for phrase, want in cases:
+        matcher = Matcher(nlp.vocab)
+        matcher.add("x", [compile_phrase(phrase, nlp.tokenizer)])
+        assert bool(matcher(doc)) is want
+        assert bool(rules.phrase_regex(phrase, nlp.tokenizer).search(tokens)) is want
+    with pytest.raises(rules.PatternError, match="no required word"):
+        rules.phrase_regex("official? ~2", rules._nlp().tokenizer)
 
 
 def test_prefilters_skip_only_rules_that_cannot_match() -> None:
     """Anchors, required words and the per-word memo lose no match (gold sentences)."""
     from tipnlp.nlp import rules
 
-    path = GOLD / "dev.jsonl"
-    if not path.is_file():
-        pytest.skip("../shared gold data not beside the checkout")
-    texts = []
-    for line in path.read_text(encoding="utf-8").splitlines()[:60]:
-        doc = json.loads(line)
-        texts += [doc["text"][s["start"] : s["end"]] for s in doc["sentences"]]
+    texts = _gold_sentences("dev", limit=60)
     texts += ["NON-PUNISHMENT of victims", "Trata de Personas y tráfico ilícito", ""]
     hits = 0
     for text in texts:

@@ -1,4 +1,4 @@
-"""The rules-only tagger: spaCy ``Matcher`` patterns read from YAML, one file per label.
+"""The rules-only tagger: token patterns read from YAML, one file per label.
 
 This is the baseline every model must beat, and a source of features
 (``rule_hits``) and of fallback labels.  Patterns live in
@@ -7,8 +7,10 @@ them without touching Python; ``patterns/context.yaml`` lists what makes a
 text *about human trafficking* and the hard negatives (drug, arms, wildlife
 trafficking; migrant smuggling) that must not count (labels.md, case 6).
 
-Phrase syntax (compiled to spaCy ``Matcher`` token patterns, case-insensitive,
-matched on the tokens of ``spacy.blank("xx")``):
+Phrase syntax (case-insensitive, matched on the tokens of ``spacy.blank("xx")``;
+``compile_phrase`` gives the spaCy ``Matcher`` token pattern of a phrase and
+``phrase_regex`` the equivalent regular expression the tagger runs, see
+``token_string``):
 
 * ``shall be punished`` - these words in this order;
 * ``traffick*`` - a word starting with "traffick"; ``*emprisonnement`` - ending with it;
@@ -37,15 +39,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Final
 
-import spacy
 import yaml
 from spacy.language import Language
-from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
 from tipnlp.errors import TipnlpError
 from tipnlp.labels import LABELS, PROVISION_LABELS, SIGNAL_LABELS
 from tipnlp.nlp.types import Prediction, SentenceInput
+from tipnlp.nlp.vocab import blank
 
 __all__ = [
     "RULES_VERSION",
@@ -54,7 +55,9 @@ __all__ = [
     "compile_phrase",
     "load_rules",
     "negative_context",
+    "phrase_regex",
     "rule_hits",
+    "token_string",
     "trafficking_context",
 ]
 
@@ -89,20 +92,19 @@ class LabelRules:
 
 @dataclass
 class _Rule:
-    """One compiled phrase: its own ``Matcher`` and the words that must occur.
+    """One compiled phrase: its regular expression and the words that must occur.
 
-    spaCy's ``Matcher`` costs time per pattern and token, so each phrase gets
-    its own matcher and runs only when one of its ``anchors`` (the literal
-    words of its most selective required word) occurs in the lower-cased text,
-    and every group of ``required`` has a member there too (each required
-    word's literal alternatives: a necessary condition, so skipping the
-    matcher when it fails changes no result).
+    Each phrase is its own expression and runs only when one of its
+    ``anchors`` (the literal words of its most selective required word)
+    occurs in the lower-cased text, and every group of ``required`` has a
+    member there too (each required word's literal alternatives: a necessary
+    condition, so skipping the phrase when it fails changes no result).
     """
 
     key: str
     phrase: str
     anchors: tuple[str, ...]
-    matcher: Matcher
+    regex: re.Pattern[str]
     required: tuple[tuple[str, ...], ...] = ()
 
 
@@ -203,6 +205,90 @@ def compile_phrase(phrase: str, tokenizer: Any) -> list[dict[str, Any]]:
     if not pattern or all(set(p) == {"OP"} for p in pattern):
         raise PatternError(f"phrase {phrase!r} has no words")
     return pattern
+
+
+#: Ends every token in a ``token_string`` (a control character no token holds).
+_SEP: Final[str] = "\x1f"
+#: Starts a token that looks like a number (spaCy's ``LIKE_NUM``) in a ``token_string``.
+_NUM: Final[str] = "\x1e"
+#: A token's text in a ``token_string``: anything up to its separator.
+_ANY: Final[str] = f"[^{_SEP}]*"
+#: Separator and marker characters inside a text's own tokens become this one.
+_CONTROL: Final[dict[int, str]] = {ord(_SEP): "\x1d", ord(_NUM): "\x1d"}
+
+
+def token_string(doc: Doc) -> str:
+    """The tokens of ``doc`` as one string that ``phrase_regex`` expressions search.
+
+    Every token's lower-cased text ends with ``_SEP`` (the string also starts
+    with one), and a token spaCy considers number-like starts with ``_NUM``.
+    One regular-expression search per phrase over this string decides what a
+    spaCy ``Matcher`` decides token by token, without the Matcher's Python
+    walk over every token on every call (the rules' largest cost before).
+    """
+    if _SEP in doc.text or _NUM in doc.text:
+        # The text itself holds a separator or marker: neutralise it inside tokens.
+        parts = [(_NUM if t.like_num else "") + t.lower_.translate(_CONTROL) for t in doc]
+    else:
+        parts = [_NUM + t.lower_ if t.like_num else t.lower_ for t in doc]
+    return _SEP + _SEP.join(parts) + _SEP
+
+
+def _token_regex(word: str) -> tuple[str, bool]:
+    """One phrase word as an expression matching one token and its separator.
+
+    The same reading of the syntax as ``_token_spec`` (see its tests): a
+    literal word is the token's whole lower-cased text, ``*`` allows any
+    characters at that end, an inner ``?`` makes the letter before it
+    optional, ``#`` is a number-like token.  Returns (expression, optional).
+    """
+    optional = word.endswith("?") and len(word) > 1
+    if optional:
+        word = word[:-1]
+    if word == "#":
+        body = f"{_NUM}{_ANY}"
+    else:
+        alts = [a for a in word.lower().split("|") if a]
+        if not alts:
+            raise PatternError(f"empty word in phrase element {word!r}")
+        parts = []
+        for a in alts:
+            core = "".join("?" if c == "?" else re.escape(c) for c in a.strip("*"))
+            lead = _ANY if a.startswith("*") else ""
+            tail = _ANY if a.endswith("*") else ""
+            parts.append(f"{lead}{core}{tail}")
+        body = f"{_NUM}?(?:{'|'.join(parts)})"
+    return f"(?:{body}{_SEP})", optional
+
+
+def phrase_regex(phrase: str, tokenizer: Any) -> re.Pattern[str]:
+    """Compile one phrase into a regular expression over ``token_string``.
+
+    It matches exactly where ``compile_phrase``'s ``Matcher`` pattern
+    matches the same tokens (a test checks both on every gold sentence):
+    each word consumes one token and its separator, a ``~n`` gap up to n
+    tokens, and the match starts right after a separator, i.e. at a token.
+    """
+    pieces: list[str] = []
+    required = False
+    for word in phrase.split():
+        gap = re.fullmatch(r"~(\d*)", word)
+        if gap:
+            n = int(gap.group(1) or _DEFAULT_GAP)
+            pieces.append(f"(?:[^{_SEP}]+{_SEP}){{0,{n}}}")
+            continue
+        special = any(c in word for c in "*|?#")
+        for piece in [word] if special else [t.text for t in tokenizer(word)]:
+            body, optional = _token_regex(piece)
+            pieces.append(f"{body}?" if optional else body)
+            required = required or not optional
+    if not required:
+        # A Matcher drops empty matches; such a phrase would match everywhere here.
+        raise PatternError(f"phrase {phrase!r} has no required word")
+    try:
+        return re.compile(f"(?<={_SEP})" + "".join(pieces))
+    except re.error as exc:
+        raise PatternError(f"cannot compile phrase {phrase!r}: {exc}") from exc
 
 
 def _literals(word: str) -> tuple[str, ...]:
@@ -313,10 +399,12 @@ def _context_phrases() -> dict[str, tuple[str, ...]]:
 
 @lru_cache(maxsize=1)
 def _nlp() -> Language:
-    """The shared tokenizer for rules: multi-language, so one pattern set serves all."""
-    nlp = spacy.blank("xx")
-    nlp.max_length = 5_000_000
-    return nlp
+    """The shared tokenizer for rules: multi-language, so one pattern set serves all.
+
+    Built on ``tipnlp.nlp.vocab``'s lean vocabulary, shared with the
+    gazetteer: the same tokens as ``spacy.blank("xx")``, cheaper lexemes.
+    """
+    return blank("xx")
 
 
 @lru_cache(maxsize=1)
@@ -331,14 +419,13 @@ def _compiled() -> _Compiled:
     groups.extend(_context_phrases().items())
     for key, phrases in groups:
         for phrase in phrases:
-            matcher = Matcher(nlp.vocab, validate=True)
-            try:
-                matcher.add(key, [compile_phrase(phrase, nlp.tokenizer)])
-            except PatternError:
-                raise
-            except Exception as exc:  # spaCy's validation error names the field
-                raise PatternError(f"cannot compile {key} phrase {phrase!r}: {exc}") from exc
-            rule = _Rule(key, phrase, _anchors(phrase), matcher, _required(phrase, nlp.tokenizer))
+            rule = _Rule(
+                key,
+                phrase,
+                _anchors(phrase),
+                phrase_regex(phrase, nlp.tokenizer),
+                _required(phrase, nlp.tokenizer),
+            )
             index = len(comp.rules)
             comp.rules.append(rule)
             if not rule.anchors:
@@ -358,7 +445,7 @@ def _all_hits(text: str) -> dict[str, list[str]]:
     candidates = set(comp.always)
     for word in set(lowered.split()):
         candidates.update(comp.unlocked(word))
-    doc: Doc | None = None
+    tokens: str | None = None
     out: dict[str, list[str]] = {}
     for index in sorted(candidates):
         rule = comp.rules[index]
@@ -367,9 +454,9 @@ def _all_hits(text: str) -> dict[str, list[str]]:
             continue
         if not all(any(a in lowered for a in group) for group in rule.required):
             continue
-        if doc is None:
-            doc = _nlp().make_doc(text)
-        if rule.matcher(doc):
+        if tokens is None:
+            tokens = token_string(_nlp().make_doc(text))
+        if rule.regex.search(tokens):
             out.setdefault(rule.key, []).append(rule.phrase)
     return out
 
