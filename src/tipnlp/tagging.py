@@ -242,22 +242,21 @@ def nlp_state_size() -> int:
     Counts only what is already built; builds nothing.
     """
     size = 0
+    vocab = sys.modules.get("tipnlp.nlp.vocab")
+    if vocab is not None and vocab.shared_vocab.cache_info().currsize:
+        # One vocabulary serves the rules and the gazetteer (tipnlp.nlp.vocab).
+        size += len(vocab.shared_vocab())
     rules = sys.modules.get("tipnlp.nlp.rules")
-    if rules is not None:
-        if rules._nlp.cache_info().currsize:
-            size += len(rules._nlp().vocab)
-        if rules._compiled.cache_info().currsize:
-            size += len(rules._compiled().by_word)
-    entities = sys.modules.get("tipnlp.nlp.entities")
-    if entities is not None and entities._gazetteer.cache_info().currsize:
-        size += len(entities._gazetteer().nlp.vocab)
+    if rules is not None and rules._compiled.cache_info().currsize:
+        size += len(rules._compiled().by_word)
     return size
 
 
 def release_nlp_state() -> None:
     """Drop the cached spaCy pipelines of the rules, the entity gazetteer and ``get_nlp``.
 
-    A blank spaCy pipeline interns every new token string in its vocabulary
+    Also their shared vocabulary (``tipnlp.nlp.vocab``) and the rules' word
+    memo.  A blank spaCy pipeline interns every new token string in its vocabulary
     and tokenizer cache and never forgets it: over a long run of distinct
     documents that grows without bound (~0.5 KiB per new token type;
     docs/speed.md, "Memory").  They are rebuilt on next use (well under a
@@ -274,12 +273,18 @@ def release_nlp_state() -> None:
         segment.get_nlp.cache_clear()
     rules = sys.modules.get("tipnlp.nlp.rules")
     if rules is not None:
-        # The matchers are built on the tokenizer's vocabulary: drop both together.
-        rules._compiled.cache_clear()
+        # The compiled phrases are plain regular expressions (no vocabulary):
+        # keep them, forget only their per-word memo.
+        if rules._compiled.cache_info().currsize:
+            rules._compiled().by_word.clear()
         rules._nlp.cache_clear()
     entities = sys.modules.get("tipnlp.nlp.entities")
     if entities is not None:
         entities._gazetteer.cache_clear()
+    vocab = sys.modules.get("tipnlp.nlp.vocab")
+    if vocab is not None:
+        # Last: the pipelines above hold it; the next ones get a fresh one.
+        vocab.shared_vocab.cache_clear()
 
 
 def default_components(settings: Settings, tagger_kind: str = "auto") -> Components:

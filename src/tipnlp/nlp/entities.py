@@ -10,7 +10,8 @@ Modern Slavery Act, Directive 2011/36/EU, ...) come from a small gazetteer
 written here.
 
 Matching is a spaCy ``PhraseMatcher`` gazetteer on the tokenizer of
-``spacy.blank("en")``: no statistical model, so it is fast, deterministic
+``spacy.blank("en")`` (on the lean vocabulary it shares with the rules,
+``tipnlp.nlp.vocab``): no statistical model, so it is fast, deterministic
 and works offline.  Two matchers run side by side: a case-sensitive one for
 country names, demonyms and acronyms ("ICE" the agency, never "ice"; "US",
 never "us") and a case-insensitive one for multi-word agency and
@@ -45,11 +46,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pycountry
-import spacy
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
+
+from tipnlp.nlp.vocab import blank
 
 COUNTRY: Final = "COUNTRY"
 AGENCY: Final = "AGENCY"
@@ -600,7 +602,7 @@ class _Gazetteer:
     """The two phrase matchers and the meaning of each match id."""
 
     def __init__(self) -> None:
-        self.nlp: Language = spacy.blank("en")
+        self.nlp: Language = blank("en")
         self.cased = PhraseMatcher(self.nlp.vocab, attr="ORTH")
         self.uncased = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self.meaning: dict[int, tuple[str, str]] = {}
