@@ -17,13 +17,16 @@ to keep it fast on large outputs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 
 from tipnlp.labels import LABELS
 from tipnlp.nlp.types import Prediction
+
+if TYPE_CHECKING:  # SciPy is imported on use: every CLI command imports this module
+    from scipy import sparse
 
 #: Default weight of the diversity term (0 = pure uncertainty, 1 = pure spread).
 DEFAULT_DIVERSITY = 0.3
@@ -54,6 +57,8 @@ def uncertainties(preds: Sequence[Prediction]) -> NDArray[np.float64]:
 
 def tfidf_vectors(texts: Sequence[str]) -> sparse.csr_matrix:
     """L2-normalised word + short-n-gram TF-IDF vectors: cosine is a dot product."""
+    from scipy import sparse
+
     if not texts:
         return sparse.csr_matrix((0, 1))
     # Imported on use: every CLI command imports this module, few sample.
@@ -83,6 +88,8 @@ def select_mmr(
         return []
     if diversity <= 0:
         return [int(i) for i in np.argsort(-scores, kind="stable")[:n]]
+    from scipy import sparse
+
     max_sim = np.zeros(total, dtype=np.float64)
     taken = np.zeros(total, dtype=bool)
     picked: list[int] = []
