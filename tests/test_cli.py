@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,52 @@ def test_tag_with_rules_prints_summary_and_query(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "sentences" in result.output and "read_parquet" in result.output
+
+
+def _console_script(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``tipnlp.cli.main`` (the console script) in a fresh process, with an atexit hook."""
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, pathlib, sys\n"
+        f"atexit.register(lambda: pathlib.Path({str(marker)!r}).write_text('yes'))\n"
+        f"sys.argv = ['tipnlp', *{args!r}]\n"
+        "from tipnlp.cli import main\n"
+        "main()\n"
+        "print('not reached')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_console_script_keeps_exit_codes_output_and_atexit_handlers(tmp_path: Path) -> None:
+    """``main`` skips interpreter teardown but nothing a finished command relies on."""
+    ok = _console_script(["schema"], tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "sentence_labels" in ok.stdout  # all of stdout arrived (flushed before exiting)
+    assert "not reached" not in ok.stdout
+    assert (tmp_path / "atexit-ran").read_text() == "yes"
+    (tmp_path / "atexit-ran").unlink()
+
+    bad = _console_script(["tag", str(tmp_path / "nope.jsonl")], tmp_path)
+    assert bad.returncode == 2
+    assert "no such file" in bad.stderr
+    assert (tmp_path / "atexit-ran").read_text() == "yes"
+
+    usage = _console_script(["no-such-command"], tmp_path)
+    assert usage.returncode == 2
+    assert "No such command" in usage.stderr
+
+
+def test_leave_maps_exit_codes_like_sys_exit(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom tipnlp.cli.app import _leave\n"
+        "_leave(None if sys.argv[1] == 'none' else "
+        "int(sys.argv[1]) if sys.argv[1].isdigit() else sys.argv[1])\n"
+    )
+    for arg, status, err in [("none", 0, ""), ("3", 3, ""), ("boom", 1, "boom")]:
+        res = subprocess.run(
+            [sys.executable, "-c", code, arg], capture_output=True, text=True, check=False
+        )
+        assert res.returncode == status
+        assert res.stderr.strip() == err

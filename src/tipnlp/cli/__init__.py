@@ -23,6 +23,6 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
-from tipnlp.cli.app import app  # noqa: E402
+from tipnlp.cli.app import app, main  # noqa: E402
 
-__all__ = ["app"]
+__all__ = ["app", "main"]
