@@ -272,18 +272,17 @@ def release_nlp_state() -> None:
     if segment is not None:
         segment.get_nlp.cache_clear()
     rules = sys.modules.get("tipnlp.nlp.rules")
-    if rules is not None:
+    if rules is not None and rules._compiled.cache_info().currsize:
         # The compiled phrases are plain regular expressions (no vocabulary):
         # keep them, forget only their per-word memo.
-        if rules._compiled.cache_info().currsize:
-            rules._compiled().by_word.clear()
-        rules._nlp.cache_clear()
+        rules._compiled().by_word.clear()
     entities = sys.modules.get("tipnlp.nlp.entities")
     if entities is not None:
         entities._gazetteer.cache_clear()
     vocab = sys.modules.get("tipnlp.nlp.vocab")
     if vocab is not None:
-        # Last: the pipelines above hold it; the next ones get a fresh one.
+        # Last: the gazetteer above holds them; the next users get fresh ones.
+        vocab.shared_nlp.cache_clear()
         vocab.shared_vocab.cache_clear()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+from spacy.language import Language
 from spacy.matcher import Matcher
 
 from tipnlp.labels import LABELS
@@ -259,12 +260,17 @@ def test_rules_baseline_on_dev() -> None:
     assert all(v > 0.2 for v in per_label.values()), per_label
 
 
-@functools.lru_cache(maxsize=1)
 def _reference_matchers() -> list[Matcher]:
     """A spaCy ``Matcher`` per compiled rule, from ``compile_phrase``: the reference."""
     from tipnlp.nlp import rules
 
-    nlp = rules._nlp()
+    return _matchers_for(rules._nlp())
+
+
+@functools.lru_cache(maxsize=1)
+def _matchers_for(nlp: Language) -> list[Matcher]:
+    from tipnlp.nlp import rules
+
     out = []
     for rule in rules._compiled().rules:
         matcher = Matcher(nlp.vocab, validate=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from tipnlp.nlp import entities
-from tipnlp.nlp.vocab import KEPT_ATTRS, blank, shared_vocab
+from tipnlp.nlp import entities, rules
+from tipnlp.nlp.vocab import KEPT_ATTRS, blank, shared_nlp, shared_vocab
 
 GOLD = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "gold"
 
@@ -28,6 +28,8 @@ def test_one_vocabulary_serves_both_pipelines_without_language() -> None:
     assert xx.vocab is en.vocab is shared_vocab()
     assert set(shared_vocab().lex_attr_getters) == KEPT_ATTRS
     assert shared_vocab().lang == ""
+    entities._gazetteer.cache_clear()
+    assert rules._nlp() is shared_nlp() is entities._gazetteer().nlp  # one tokenizer cache
 
 
 @pytest.mark.parametrize("lang", ["xx", "en"])
@@ -46,13 +48,15 @@ def test_tokens_and_kept_attributes_equal_spacy_blank(lang: str) -> None:
         assert [t.like_num for t in ours.make_doc(text)] == [t.like_num for t in ref.make_doc(text)]
 
 
-def test_gazetteer_finds_the_same_entities_as_on_its_own_vocabulary(
+def test_gazetteer_finds_the_same_entities_as_with_spacy_blank_en(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The shared ``xx`` tokenizer and lean vocabulary change no entity (gold + tricky text)."""
     texts = _gold_texts()
+    texts.append("The U.S. and the U.K. signed; Jan. 5 a.m. talks in Washington, D.C. didn't.")
     entities._gazetteer.cache_clear()
     got = [entities.find_entities(t) for t in texts]
-    monkeypatch.setattr(entities, "blank", spacy.blank)
+    monkeypatch.setattr(entities, "shared_nlp", lambda: spacy.blank("en"))
     entities._gazetteer.cache_clear()
     try:
         want = [entities.find_entities(t) for t in texts]
@@ -60,3 +64,4 @@ def test_gazetteer_finds_the_same_entities_as_on_its_own_vocabulary(
         entities._gazetteer.cache_clear()
     assert got == want
     assert sum(map(len, want)) > 100  # the sample names many places and agencies
+    assert {e.code for e in want[-1]} >= {"US", "GB"}

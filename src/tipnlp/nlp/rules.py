@@ -46,7 +46,7 @@ from spacy.tokens import Doc
 from tipnlp.errors import TipnlpError
 from tipnlp.labels import LABELS, PROVISION_LABELS, SIGNAL_LABELS
 from tipnlp.nlp.types import Prediction, SentenceInput
-from tipnlp.nlp.vocab import blank
+from tipnlp.nlp.vocab import shared_nlp
 
 __all__ = [
     "RULES_VERSION",
@@ -397,14 +397,13 @@ def _context_phrases() -> dict[str, tuple[str, ...]]:
     }
 
 
-@lru_cache(maxsize=1)
 def _nlp() -> Language:
     """The shared tokenizer for rules: multi-language, so one pattern set serves all.
 
-    Built on ``tipnlp.nlp.vocab``'s lean vocabulary, shared with the
-    gazetteer: the same tokens as ``spacy.blank("xx")``, cheaper lexemes.
+    ``tipnlp.nlp.vocab.shared_nlp``: the same tokens as ``spacy.blank("xx")``
+    on a lean vocabulary, shared with the gazetteer.
     """
-    return blank("xx")
+    return shared_nlp()
 
 
 @lru_cache(maxsize=1)
