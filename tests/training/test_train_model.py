@@ -148,8 +148,22 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
     ):
         assert (d / name).is_file(), name
     assert {"encode", "cross-fit", "fit-all"} <= set(seen)
+    assert {"tune-encoder 1/3", "tune-encoder 2/3", "tune-encoder 3/3"} <= set(seen)
     args = json.loads((d / "training_args.json").read_text())
     assert args["recipe"] == "hybrid"
+    assert args["encoder_epochs"] == 3.0 and args["frozen_layers"] == 0
+    assert json.loads((d / "hybrid.json").read_text())["encoder"]["fine_tuned"] is True
+    assert "fine-tuned for 3 epochs" in (d / "model_card.md").read_text()
+    # the saved encoder is the tuned one, not the base model
+    from safetensors.numpy import load_file
+    from transformers import AutoModel
+
+    from tipnlp.training.train import resolve_base_model
+
+    saved = load_file(str(d / "model.safetensors"))
+    base = AutoModel.from_pretrained(resolve_base_model(workspace.base_model)).state_dict()
+    name = next(k for k in saved if k.endswith("encoder.layer.5.output.dense.weight"))
+    assert not np.allclose(saved[name], base[name.removeprefix("bert.")].numpy())
     views = result.heldout["views_macro_f1"]
     assert set(views) == {"rules", "tfidf", "embedding_heads", "stack"}
     assert "Recipe `hybrid`" in (d / "model_card.md").read_text()
@@ -201,3 +215,43 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
     (d / "hybrid.npz").write_bytes(b"not an npz")
     with pytest.raises(ModelError, match=r"hybrid\.npz"):
         load_tagger(workspace.model_copy(update={"model": "hyb"}))
+
+
+def test_tune_encoder_learns_deterministically_and_zero_epochs_is_frozen() -> None:
+    """``tune_encoder``: weights move, the same seed gives the same weights, 0 epochs none."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from tipnlp.settings import get_settings
+    from tipnlp.training.hybrid import tune_encoder
+    from tipnlp.training.train import resolve_base_model
+
+    path = resolve_base_model(get_settings().base_model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    texts = [f"Police arrested {i} traffickers in town {i}." for i in range(8)]
+    texts += [f"The council repaired road number {i} today." for i in range(8)]
+    y = np.zeros((16, len(LABELS)), dtype=int)
+    y[:8, LABELS.index("arrest")] = 1
+
+    def tuned(epochs: float) -> dict[str, torch.Tensor]:
+        model = AutoModel.from_pretrained(path)
+        out = tune_encoder(
+            model,
+            tokenizer,
+            texts,
+            y,
+            epochs=epochs,
+            lr=5e-5,
+            seed=3,
+            max_length=32,
+            batch_size=8,
+        )
+        assert not out.training  # handed back in inference mode
+        return {k: v.clone() for k, v in out.state_dict().items()}
+
+    base = AutoModel.from_pretrained(path).state_dict()
+    key = "encoder.layer.5.output.dense.weight"
+    assert torch.equal(tuned(0)[key], base[key])
+    first, second = tuned(2), tuned(2)
+    assert not torch.allclose(first[key], base[key])
+    assert torch.equal(first[key], second[key])

@@ -126,6 +126,14 @@ def register(app: typer.Typer) -> None:
                 "apply to it only.",
             ),
         ] = "hybrid",
+        encoder_epochs: Annotated[
+            float,
+            typer.Option(
+                "--encoder-epochs",
+                help="(hybrid) Passes of encoder fine-tuning before the heads; 0 keeps the "
+                "encoder frozen (about 7 minutes less on two cores).",
+            ),
+        ] = 3.0,
         epochs: Annotated[
             int, typer.Option("--epochs", help="(finetune) Passes over the data.")
         ] = 6,
@@ -171,6 +179,7 @@ def register(app: typer.Typer) -> None:
             name=name,
             recipe=recipe,
             base_model=base_model,
+            encoder_epochs=encoder_epochs,
             epochs=epochs,
             max_steps=max_steps,
             limit=limit,

@@ -4,8 +4,18 @@ Everything is fitted on the training data with grouped K-fold
 cross-fitting, so that each training sentence gets an *out-of-fold*
 prediction from every view:
 
-1. the base encoder embeds every distinct sentence, previous sentence and
-   title once (mean pooling, frozen weights: about a minute on two cores);
+1. the base encoder is fine-tuned as a 14-label sentence classifier (mean
+   pooling, as sentence-transformers trained it, and a linear layer started
+   from a logistic-regression probe on the frozen embeddings; ``tune_encoder``),
+   then embeds every distinct sentence, previous sentence and title once.
+   A head fitted on embeddings of an encoder that saw the sentence's own
+   labels would look far better out of fold than it is, and the stacker
+   would trust it too much (measured: out-of-fold macro-F1 0.745, dev
+   0.500); so the out-of-fold head outputs come from two encoders each
+   fine-tuned on one half of the training documents and applied to the
+   other half, and the deployed heads from the encoder fine-tuned on all
+   of it.  ``encoder_epochs=0`` keeps the base encoder frozen (the
+   earlier recipe);
 2. per label, a class-balanced logistic regression over
    ``[sentence, previous, title]`` embeddings (the "heads");
 3. the TF-IDF + logistic-regression baseline (same folds);
@@ -151,6 +161,105 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
+def _doc_halves(groups: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two halves of the sentence indices, documents never split (seeded)."""
+    docs = sorted(set(groups))
+    order = np.random.default_rng(seed).permutation(len(docs))
+    first = {docs[i] for i in order[: len(docs) // 2]}
+    mask = np.array([g in first for g in groups], dtype=bool)
+    return np.flatnonzero(mask), np.flatnonzero(~mask)
+
+
+def tune_encoder(
+    encoder: Any,
+    tokenizer: Any,
+    texts: Sequence[str],
+    y: np.ndarray,
+    *,
+    epochs: float,
+    lr: float,
+    seed: int,
+    max_length: int,
+    batch_size: int = 32,
+    progress: Progress | None = None,
+    stage: str = "tune-encoder",
+) -> Any:
+    """Fine-tune ``encoder`` in place as a multi-label classifier of ``texts``; returns it.
+
+    Why this way, on two CPU cores: the pooled output is the
+    sentence-transformers mean pooling the heads read later (no untrained
+    [CLS] pooler to re-learn), and the linear layer starts from a
+    logistic-regression probe on the frozen embeddings, so training starts
+    where the frozen recipe ends instead of from noise; rare labels get a
+    loss weight ``sqrt(neg/pos)`` (clipped to 1..10).  AdamW with warm-up and
+    linear decay, the linear layer at 20x the encoder's rate, batches of
+    similar lengths in a seeded order, gradients clipped to 1.  About 45
+    sentences/s here (3 epochs over 3,286 sentences: 3.5 minutes).  The
+    linear layer is dropped afterwards: the hybrid's heads are refitted on
+    the tuned embeddings.
+    """
+    import torch
+
+    from tipnlp.nlp.tagger import encode_pairs, mean_pool
+
+    if epochs <= 0 or not len(texts):
+        return encoder
+    torch.manual_seed(seed)
+    enc = encode_pairs(tokenizer, list(texts), None, max_length)
+    labels = np.asarray(y, dtype=np.float32)
+    embedder = _Embedder(encoder, tokenizer, max_length, 64, None)
+    frozen = np.asarray(embedder.logits(list(texts)), dtype=np.float64)
+    w, b = _heads(frozen, labels.astype(int), 0.5, seed)
+    head = torch.nn.Linear(frozen.shape[1], labels.shape[1])
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor(w, dtype=torch.float32))
+        head.bias.copy_(torch.tensor(b, dtype=torch.float32))
+    pos = labels.sum(0)
+    pos_weight = np.clip(np.sqrt((len(labels) - pos) / np.maximum(pos, 1.0)), 1.0, 10.0)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32))
+    params = list(encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(
+        [
+            {"params": list(encoder.parameters()), "lr": lr},
+            {"params": list(head.parameters()), "lr": lr * 20},
+        ],
+        weight_decay=0.01,
+    )
+    total = max(1, int(np.ceil(len(texts) / batch_size) * epochs))
+    warm = max(1.0, 0.1 * total)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: min(1.0, (k + 1) / warm) * max(0.0, (total - k) / total)
+    )
+    rng = np.random.default_rng(seed)
+    lengths = np.array([len(e["input_ids"]) for e in enc])
+    step = 0
+    encoder.train()
+    while step < total:
+        order = rng.permutation(len(texts))
+        batches: list[np.ndarray] = []
+        # Similar lengths in a batch (less padding), batches in random order.
+        for lo in range(0, len(order), batch_size * 8):
+            chunk = order[lo : lo + batch_size * 8]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        for i in rng.permutation(len(batches)):
+            if step >= total:
+                break
+            idx = batches[i]
+            batch = tokenizer.pad([enc[j] for j in idx], return_tensors="pt")
+            pooled = mean_pool(encoder(**batch).last_hidden_state, batch["attention_mask"])
+            loss = loss_fn(head(pooled), torch.tensor(labels[idx]))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if progress:
+                progress(stage, step, total)
+    return encoder.eval()
+
+
 def fit_hybrid(
     examples: Sequence[Example],
     base_path: str,
@@ -161,9 +270,15 @@ def fit_hybrid(
     folds: int = 5,
     head_c: float = 0.5,
     stack_cs: Sequence[float] = (0.03, 0.1, 0.3, 1.0),
+    encoder_epochs: float = 0.0,
+    encoder_lr: float = 5e-5,
     progress: Progress | None = None,
 ) -> HybridFit:
-    """Fit heads, TF-IDF and stacker on ``examples`` (see the module docstring)."""
+    """Fit heads, TF-IDF and stacker on ``examples`` (see the module docstring).
+
+    ``encoder_epochs > 0`` fine-tunes the encoder first (``tune_encoder``),
+    with out-of-fold head outputs from two half-data encoders.
+    """
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -189,6 +304,47 @@ def fit_hybrid(
         prevs.append(normalize_text(prev) or None if prev else None)
     titles = [normalize_text(e.title) or None if e.title else None for e in examples]
 
+    split = _folds(groups, folds)
+    tuned = encoder_epochs > 0 and len(split) > 0
+    oof_head = np.zeros(y.shape)
+    if tuned:
+        # Out-of-fold head outputs from encoders that never saw the sentence:
+        # each half of the documents is embedded by an encoder tuned on the other.
+        halves = _doc_halves(groups, seed)
+        for k, (fit_idx, ho_idx) in enumerate((halves, halves[::-1])):
+            half_encoder = tune_encoder(
+                AutoModel.from_pretrained(base_path),
+                tokenizer,
+                [texts[i] for i in fit_idx],
+                y[fit_idx],
+                epochs=encoder_epochs,
+                lr=encoder_lr,
+                seed=seed + k + 1,
+                max_length=max_length,
+                progress=progress,
+                stage=f"tune-encoder {k + 1}/3",
+            )
+            half_x = embedding_features(
+                _Embedder(half_encoder, tokenizer, max_length, batch_size, None),
+                texts,
+                prevs,
+                titles,
+            ).astype(np.float64)
+            w, b = _heads(half_x[fit_idx], y[fit_idx], head_c, seed)
+            oof_head[ho_idx] = half_x[ho_idx] @ w.T + b
+            del half_encoder, half_x
+        encoder = tune_encoder(
+            encoder,
+            tokenizer,
+            texts,
+            y,
+            epochs=encoder_epochs,
+            lr=encoder_lr,
+            seed=seed,
+            max_length=max_length,
+            progress=progress,
+            stage="tune-encoder 3/3",
+        )
     embedder = _Embedder(encoder, tokenizer, max_length, batch_size, progress)
     x = embedding_features(embedder, texts, prevs, titles).astype(np.float64)
     items = [
@@ -200,12 +356,11 @@ def fit_hybrid(
         [[n in p.labels for n in LABELS] for p in rules.predict(items)], dtype=np.float64
     ).reshape(len(items), len(LABELS))
 
-    split = _folds(groups, folds)
-    oof_head = np.zeros(y.shape)
     oof_tfidf = np.zeros(y.shape)
     for k, (fit_idx, ho_idx) in enumerate(split):
-        w, b = _heads(x[fit_idx], y[fit_idx], head_c, seed)
-        oof_head[ho_idx] = x[ho_idx] @ w.T + b
+        if not tuned:
+            w, b = _heads(x[fit_idx], y[fit_idx], head_c, seed)
+            oof_head[ho_idx] = x[ho_idx] @ w.T + b
         pipe = _fit_pipeline([texts[i] for i in fit_idx], y[fit_idx], seed)
         oof_tfidf[ho_idx] = _proba(pipe, [texts[i] for i in ho_idx])
         if progress:
@@ -248,6 +403,7 @@ def fit_hybrid(
         heldout["views_macro_f1"] = {
             "rules": _macro(y, hits, dict.fromkeys(LABELS, 0.5)),
             "tfidf": _macro(y, oof_tfidf, tfidf_th),
+            # With a tuned encoder: heads of half-data encoders (a lower bound).
             "embedding_heads": _macro(y, head_p, best_thresholds(y, head_p)),
             "stack": heldout["macro_f1"],
         }
@@ -281,6 +437,16 @@ def fit_hybrid(
         },
         "head_c": head_c,
         "stack_c": stack_c,
+        "encoder": (
+            {
+                "fine_tuned": True,
+                "epochs": encoder_epochs,
+                "learning_rate": encoder_lr,
+                "out_of_fold_heads": "two encoders, each tuned on half of the documents",
+            }
+            if tuned
+            else {"fine_tuned": False}
+        ),
         "folds": len(split),
         "embedding_dim": int(x.shape[1] // 3) if x.size else 0,
     }

@@ -91,6 +91,10 @@ class TrainOptions:
     #: ``tipnlp.training.hybrid``) or ``finetune`` (the classifier below).
     recipe: str = "hybrid"
     base_model: str | None = None
+    #: (hybrid) Passes of encoder fine-tuning before the heads (0 = frozen encoder).
+    encoder_epochs: float = 3.0
+    #: (hybrid) Peak learning rate of that fine-tuning (the linear layer gets 20x).
+    encoder_lr: float = 5e-5
     epochs: int = 6
     max_steps: int | None = None
     limit: int | None = None
@@ -488,11 +492,14 @@ def train(
             seed=seed,
             max_length=max_length,
             batch_size=settings.tag.batch_sentences,
+            encoder_epochs=opts.encoder_epochs,
+            encoder_lr=opts.encoder_lr,
             progress=progress,
         )
         final, tokenizer = hybrid.encoder, hybrid.tokenizer
         thresholds, calibration, heldout = hybrid.thresholds, hybrid.calibration, hybrid.heldout
-        frozen = int(getattr(final.config, "num_hidden_layers", 0))
+        tuned = bool(hybrid.meta.get("encoder", {}).get("fine_tuned"))
+        frozen = 0 if tuned else int(getattr(final.config, "num_hidden_layers", 0))
         train_seconds = time.time() - t_start
         probe = {"items": list(examples[:8]), "logits": hybrid.probe_logits}
     else:
@@ -793,8 +800,14 @@ def model_card(
         "## Model",
         *(
             [
-                f"- Recipe `hybrid`: the base encoder `{args['base_model']}` (frozen, "
-                "mean-pooled, L2-normalised) embeds the sentence, the previous sentence and "
+                f"- Recipe `hybrid`: the base encoder `{args['base_model']}` ("
+                + (
+                    f"fine-tuned for {args.get('encoder_epochs'):g} epochs at lr "
+                    f"{args.get('encoder_lr')} as a 14-label sentence classifier, then "
+                    if args.get("frozen_layers") == 0
+                    else "frozen, "
+                )
+                + "mean-pooled, L2-normalised) embeds the sentence, the previous sentence and "
                 "the title; per label a class-balanced logistic regression over those "
                 "embeddings, the TF-IDF + LR model and the rule tagger's hit are combined by "
                 "a per-label logistic-regression stacker (tipnlp.training.hybrid).",
