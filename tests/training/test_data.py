@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tipnlp.errors import InputError
@@ -171,3 +172,17 @@ def test_tfidf_baseline_learns_and_roundtrips(tmp_path: Path) -> None:
     p2 = again.predict([SentenceInput("Police arrested four suspects in a raid.")])
     assert p2[0].scores == preds[1].scores
     assert again.thresholds == tagger.thresholds
+
+
+def test_label_pos_weight_favours_rare_labels_within_bounds() -> None:
+    from tipnlp.training.data import label_pos_weight
+
+    y = np.zeros((401, 3), dtype=int)
+    y[:4, 0] = 1  # rare: sqrt(397/4) ~ 9.96
+    y[:100, 1] = 1  # sqrt(301/100) ~ 1.73
+    y[:300, 2] = 1  # common: sqrt(101/300) < 1 -> 1
+    w = label_pos_weight(y)
+    assert w == pytest.approx([np.sqrt(397 / 4), np.sqrt(301 / 100), 1.0])
+    y[:, 0] = 0
+    y[0, 0] = 1  # one positive in 401: capped at 10
+    assert label_pos_weight(y)[0] == 10.0

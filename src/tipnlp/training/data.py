@@ -247,6 +247,17 @@ def label_matrix(examples: Sequence[Example]) -> np.ndarray:
     return y
 
 
+def label_pos_weight(y: np.ndarray) -> np.ndarray:
+    """Per-label weight of positive examples in a BCE loss: ``sqrt(neg/pos)``, clipped to 1..10.
+
+    Rare labels (a few dozen positives) would otherwise barely move the
+    loss; the square root and the cap keep them from swamping it.
+    """
+    labels = np.asarray(y, dtype=np.float64)
+    pos = labels.sum(axis=0)
+    return np.asarray(np.clip(np.sqrt((len(labels) - pos) / np.maximum(pos, 1.0)), 1.0, 10.0))
+
+
 def group_split(
     examples: Sequence[Example], heldout_frac: float, seed: int
 ) -> tuple[list[int], list[int]]:

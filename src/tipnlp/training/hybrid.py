@@ -49,7 +49,7 @@ from tipnlp.training.calibration import (
     expected_calibration_error,
     fit_platt,
 )
-from tipnlp.training.data import Example, label_matrix
+from tipnlp.training.data import Example, label_matrix, label_pos_weight
 
 #: ``progress(stage, done, total)``.
 Progress = Callable[[str, int, int], None]
@@ -214,8 +214,7 @@ def tune_encoder(
     with torch.no_grad():
         head.weight.copy_(torch.tensor(w, dtype=torch.float32))
         head.bias.copy_(torch.tensor(b, dtype=torch.float32))
-    pos = labels.sum(0)
-    pos_weight = np.clip(np.sqrt((len(labels) - pos) / np.maximum(pos, 1.0)), 1.0, 10.0)
+    pos_weight = label_pos_weight(labels)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, dtype=torch.float32))
     params = list(encoder.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(

@@ -61,6 +61,7 @@ from tipnlp.training.data import (
     Example,
     group_split,
     label_matrix,
+    label_pos_weight,
     limit_examples,
     load_training_examples,
     summarize,
@@ -351,9 +352,7 @@ class _Trainer:
         sched = torch.optim.lr_scheduler.LambdaLR(
             optim, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
         )
-        yr = y[rows]
-        pos = yr.sum(axis=0)
-        pos_weight = np.clip(np.sqrt((len(rows) - pos) / np.maximum(pos, 1)), 1.0, 10.0)
+        pos_weight = label_pos_weight(y[rows])
         loss_fn = torch.nn.BCEWithLogitsLoss(
             pos_weight=torch.tensor(pos_weight, dtype=torch.float32)
         )
