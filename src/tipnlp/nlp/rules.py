@@ -156,32 +156,78 @@ class _Compiled:
         return found
 
 
-def _token_spec(word: str) -> dict[str, Any]:
-    """Turn one phrase word into a spaCy token pattern (see module docstring)."""
+@dataclass(frozen=True)
+class _Word:
+    """One parsed phrase word: what a single token must look like.
+
+    ``alts`` holds, per ``|`` alternative, (any characters before, the
+    escaped regular expression of its letters, any characters after);
+    ``number`` is ``#``.  Both renderings below read this, so the spaCy
+    pattern and the regular expression cannot drift apart.
+    """
+
+    alts: tuple[tuple[bool, str, bool], ...] = ()
+    literals: tuple[str, ...] = ()  # the alternatives when none has * or ?
+    number: bool = False
+    optional: bool = False
+
+
+def _parse_word(word: str) -> _Word:
+    """Parse one phrase word of the syntax in the module docstring."""
     optional = word.endswith("?") and len(word) > 1
     if optional:
         word = word[:-1]
-    spec: dict[str, Any]
     if word == "#":
+        return _Word(number=True, optional=optional)
+    alts = [a for a in word.lower().split("|") if a]
+    if not alts:
+        raise PatternError(f"empty word in phrase element {word!r}")
+    if not any("*" in a or "?" in a for a in alts):
+        return _Word(literals=tuple(alts), optional=optional)
+    parsed = tuple(
+        (
+            a.startswith("*"),
+            # "organi?ation": the letter before an inner "?" is optional.
+            "".join("?" if c == "?" else re.escape(c) for c in a.strip("*")),
+            a.endswith("*"),
+        )
+        for a in alts
+    )
+    return _Word(alts=parsed, optional=optional)
+
+
+def _phrase_words(phrase: str, tokenizer: Any) -> list[_Word | int]:
+    """A phrase as parsed words and gaps (an ``int``: up to that many tokens).
+
+    Plain words are run through ``tokenizer`` so that "non-punishment" or
+    "trafficking-related" match however the tokenizer splits them.
+    """
+    out: list[_Word | int] = []
+    for word in phrase.split():
+        gap = re.fullmatch(r"~(\d*)", word)
+        if gap:
+            out.append(int(gap.group(1) or _DEFAULT_GAP))
+            continue
+        special = any(c in word for c in "*|?#")
+        pieces = [word] if special else [t.text for t in tokenizer(word)]
+        out.extend(_parse_word(p) for p in pieces)
+    return out
+
+
+def _token_spec(word: _Word) -> dict[str, Any]:
+    """One parsed word as a spaCy ``Matcher`` token pattern."""
+    spec: dict[str, Any]
+    if word.number:
         spec = {"LIKE_NUM": True}
+    elif word.literals:
+        alts = word.literals
+        spec = {"LOWER": alts[0]} if len(alts) == 1 else {"LOWER": {"IN": list(alts)}}
     else:
-        alts = [a for a in word.lower().split("|") if a]
-        if not alts:
-            raise PatternError(f"empty word in phrase element {word!r}")
-        if any("*" in a or "?" in a for a in alts):
-            parts = []
-            for a in alts:
-                # "organi?ation": the letter before an inner "?" is optional.
-                core = "".join("?" if c == "?" else re.escape(c) for c in a.strip("*"))
-                prefix = "" if a.startswith("*") else "^"
-                suffix = "" if a.endswith("*") else "$"
-                parts.append(f"{prefix}{core}{suffix}")
-            spec = {"LOWER": {"REGEX": "|".join(f"(?:{p})" for p in parts)}}
-        elif len(alts) == 1:
-            spec = {"LOWER": alts[0]}
-        else:
-            spec = {"LOWER": {"IN": alts}}
-    if optional:
+        parts = [
+            f"{'' if lead else '^'}{core}{'' if tail else '$'}" for lead, core, tail in word.alts
+        ]
+        spec = {"LOWER": {"REGEX": "|".join(f"(?:{p})" for p in parts)}}
+    if word.optional:
         spec["OP"] = "?"
     return spec
 
@@ -189,19 +235,13 @@ def _token_spec(word: str) -> dict[str, Any]:
 def compile_phrase(phrase: str, tokenizer: Any) -> list[dict[str, Any]]:
     """Compile one phrase of the pattern syntax into a ``Matcher`` token pattern.
 
-    Plain words are run through ``tokenizer`` so that "non-punishment" or
-    "trafficking-related" match however the tokenizer splits them.
+    The reference reading of the syntax: ``phrase_regex`` must match
+    exactly where this pattern matches (tested on every gold sentence).
     """
-    pattern: list[dict[str, Any]] = []
-    for word in phrase.split():
-        gap = re.fullmatch(r"~(\d*)", word)
-        if gap:
-            n = int(gap.group(1) or _DEFAULT_GAP)
-            pattern.append({"OP": f"{{0,{n}}}"})
-            continue
-        special = any(c in word for c in "*|?#")
-        pieces = [word] if special else [t.text for t in tokenizer(word)]
-        pattern.extend(_token_spec(p) for p in pieces)
+    pattern: list[dict[str, Any]] = [
+        {"OP": f"{{0,{w}}}"} if isinstance(w, int) else _token_spec(w)
+        for w in _phrase_words(phrase, tokenizer)
+    ]
     if not pattern or all(set(p) == {"OP"} for p in pattern):
         raise PatternError(f"phrase {phrase!r} has no words")
     return pattern
@@ -234,31 +274,16 @@ def token_string(doc: Doc) -> str:
     return _SEP + _SEP.join(parts) + _SEP
 
 
-def _token_regex(word: str) -> tuple[str, bool]:
-    """One phrase word as an expression matching one token and its separator.
-
-    The same reading of the syntax as ``_token_spec`` (see its tests): a
-    literal word is the token's whole lower-cased text, ``*`` allows any
-    characters at that end, an inner ``?`` makes the letter before it
-    optional, ``#`` is a number-like token.  Returns (expression, optional).
-    """
-    optional = word.endswith("?") and len(word) > 1
-    if optional:
-        word = word[:-1]
-    if word == "#":
+def _token_regex(word: _Word) -> str:
+    """One parsed word as an expression matching one token and its separator."""
+    if word.number:
         body = f"{_NUM}{_ANY}"
     else:
-        alts = [a for a in word.lower().split("|") if a]
-        if not alts:
-            raise PatternError(f"empty word in phrase element {word!r}")
-        parts = []
-        for a in alts:
-            core = "".join("?" if c == "?" else re.escape(c) for c in a.strip("*"))
-            lead = _ANY if a.startswith("*") else ""
-            tail = _ANY if a.endswith("*") else ""
-            parts.append(f"{lead}{core}{tail}")
-        body = f"{_NUM}?(?:{'|'.join(parts)})"
-    return f"(?:{body}{_SEP})", optional
+        alts = [re.escape(a) for a in word.literals] or [
+            f"{_ANY if lead else ''}{core}{_ANY if tail else ''}" for lead, core, tail in word.alts
+        ]
+        body = f"{_NUM}?(?:{'|'.join(alts)})"
+    return f"(?:{body}{_SEP})" + ("?" if word.optional else "")
 
 
 def phrase_regex(phrase: str, tokenizer: Any) -> re.Pattern[str]:
@@ -269,22 +294,13 @@ def phrase_regex(phrase: str, tokenizer: Any) -> re.Pattern[str]:
     each word consumes one token and its separator, a ``~n`` gap up to n
     tokens, and the match starts right after a separator, i.e. at a token.
     """
-    pieces: list[str] = []
-    required = False
-    for word in phrase.split():
-        gap = re.fullmatch(r"~(\d*)", word)
-        if gap:
-            n = int(gap.group(1) or _DEFAULT_GAP)
-            pieces.append(f"(?:[^{_SEP}]+{_SEP}){{0,{n}}}")
-            continue
-        special = any(c in word for c in "*|?#")
-        for piece in [word] if special else [t.text for t in tokenizer(word)]:
-            body, optional = _token_regex(piece)
-            pieces.append(f"{body}?" if optional else body)
-            required = required or not optional
-    if not required:
+    words = _phrase_words(phrase, tokenizer)
+    if all(isinstance(w, int) or w.optional for w in words):
         # A Matcher drops empty matches; such a phrase would match everywhere here.
         raise PatternError(f"phrase {phrase!r} has no required word")
+    pieces = [
+        f"(?:[^{_SEP}]+{_SEP}){{0,{w}}}" if isinstance(w, int) else _token_regex(w) for w in words
+    ]
     try:
         return re.compile(f"(?<={_SEP})" + "".join(pieces))
     except re.error as exc:
