@@ -253,7 +253,7 @@ def label_pos_weight(y: np.ndarray) -> np.ndarray:
     Rare labels (a few dozen positives) would otherwise barely move the
     loss; the square root and the cap keep them from swamping it.
     """
-    labels = np.asarray(y, dtype=np.float64)
+    labels = np.asarray(y)  # computed in y's precision (float32 labels: float32 weights)
     pos = labels.sum(axis=0)
     return np.asarray(np.clip(np.sqrt((len(labels) - pos) / np.maximum(pos, 1.0)), 1.0, 10.0))
 
