@@ -36,9 +36,9 @@ STAGING = "_staging"
 LOCK_NAME = ".tipnlp.lock"
 
 #: Strings the NLP state may hold before ``release_nlp_state`` drops it: the
-#: entries of the rules' and the gazetteer's spaCy vocabularies plus the rules'
-#: per-word memo (``nlp_state_size``).  They grow only with new words (~0.5 KiB
-#: each, so this bounds them at ~40 MiB); the 501 gold documents end at ~43,000,
+#: entries of the spaCy vocabulary the rules and the gazetteer share plus the
+#: rules' per-word memo (``nlp_state_size``).  They grow only with new words
+#: (~0.5 KiB each, so this bounds them at ~40 MiB); the 501 gold documents end at ~32,000,
 #: so a run on real text of that size never pays a rebuild, while text full of
 #: new words releases about once per 2 M characters.
 NLP_RELEASE_ABOVE = 80_000
@@ -253,20 +253,20 @@ def nlp_state_size() -> int:
 
 
 def release_nlp_state() -> None:
-    """Drop the cached spaCy pipelines of the rules, the entity gazetteer and ``get_nlp``.
+    """Drop the spaCy state that grows with new words.
 
-    Also their shared vocabulary (``tipnlp.nlp.vocab``) and the rules' word
-    memo.  A blank spaCy pipeline interns every new token string in its vocabulary
-    and tokenizer cache and never forgets it: over a long run of distinct
-    documents that grows without bound (~0.5 KiB per new token type;
-    docs/speed.md, "Memory").  They are rebuilt on next use (well under a
-    CPU-second), and the output is the same: tokenization and matching do
-    not depend on what a vocabulary has seen.  (``segment()`` itself keeps
-    no spaCy state; ``get_nlp``'s pipelines are released for callers who
-    use them.)  Only modules
-    already imported are touched.  Call it between parts, never while
-    another thread of this process is tagging (the runners tag one part at
-    a time per process).
+    That is the gazetteer, ``get_nlp``'s pipelines, the tokenizer and
+    vocabulary the rules and the gazetteer share (``tipnlp.nlp.vocab``) and
+    the rules' word memo.  A blank spaCy pipeline interns every new token
+    string in its vocabulary and tokenizer cache and never forgets it: over
+    a long run of distinct documents that grows without bound (~0.5 KiB per
+    new token type; docs/speed.md, "Memory").  They are rebuilt on next use
+    (well under a CPU-second), and the output is the same: tokenization and
+    matching do not depend on what a vocabulary has seen.  (``segment()``
+    itself keeps no spaCy state; ``get_nlp``'s pipelines are released for
+    callers who use them.)  Only modules already imported are touched.  Call
+    it between parts, never while another thread of this process is tagging
+    (the runners tag one part at a time per process).
     """
     segment = sys.modules.get("tipnlp.nlp.segment")
     if segment is not None:
