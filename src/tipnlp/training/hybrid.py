@@ -49,7 +49,7 @@ from tipnlp.training.calibration import (
     expected_calibration_error,
     fit_platt,
 )
-from tipnlp.training.data import Example, label_matrix, label_pos_weight
+from tipnlp.training.data import Example, group_split, label_matrix, label_pos_weight
 
 #: ``progress(stage, done, total)``.
 Progress = Callable[[str, int, int], None]
@@ -159,15 +159,6 @@ def _macro(y: np.ndarray, probs: np.ndarray, thresholds: dict[str, float]) -> fl
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-x)))
-
-
-def _doc_halves(groups: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two halves of the sentence indices, documents never split (seeded)."""
-    docs = sorted(set(groups))
-    order = np.random.default_rng(seed).permutation(len(docs))
-    first = {docs[i] for i in order[: len(docs) // 2]}
-    mask = np.array([g in first for g in groups], dtype=bool)
-    return np.flatnonzero(mask), np.flatnonzero(~mask)
 
 
 def tune_encoder(
@@ -309,8 +300,9 @@ def fit_hybrid(
     if tuned:
         # Out-of-fold head outputs from encoders that never saw the sentence:
         # each half of the documents is embedded by an encoder tuned on the other.
-        halves = _doc_halves(groups, seed)
-        for k, (fit_idx, ho_idx) in enumerate((halves, halves[::-1])):
+        # Two halves of the sentences, documents never split (seeded).
+        first, second = (np.asarray(h, dtype=int) for h in group_split(examples, 0.5, seed))
+        for k, (fit_idx, ho_idx) in enumerate(((first, second), (second, first))):
             half_encoder = tune_encoder(
                 AutoModel.from_pretrained(base_path),
                 tokenizer,
