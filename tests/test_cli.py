@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,41 @@ def test_leave_maps_exit_codes_like_sys_exit(tmp_path: Path) -> None:
         )
         assert res.returncode == status
         assert res.stderr.strip() == err
+
+
+def test_run_gives_prefect_its_home_before_importing_it(tmp_path: Path) -> None:
+    """Prefect fixes its settings when first imported: ``run`` sets PREFECT_HOME before.
+
+    A stand-in ``pipelines`` package (first on the path) imports Prefect at
+    import time, as the real one does, and reports the home Prefect settled on.
+    """
+    fake = tmp_path / "pipelines"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "run.py").write_text(
+        "from prefect.settings import get_current_settings\n"
+        "def run_batch(*args, **kwargs):\n"
+        "    print('HOME=' + str(get_current_settings().home))\n"
+        "    raise SystemExit(0)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_HOME"}
+    env["TIPNLP_CACHE_DIR"] = str(tmp_path / "cache")
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from tipnlp.cli import app\n"
+        "assert 'prefect' not in sys.modules\n"
+        "res = CliRunner().invoke(app, ['run', sys.argv[1], '--out', sys.argv[2]])\n"
+        "print(res.output)\n"
+    )
+    manifest = Path(__file__).resolve().parents[1] / "corpora" / "default.yaml"
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(manifest), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"HOME={(tmp_path / 'cache' / 'prefect').resolve()}" in res.stdout, res.stdout

@@ -152,11 +152,13 @@ def register(app: typer.Typer) -> None:
         a server.  With --runner dask the same flow runs its tag tasks on a Dask
         cluster through prefect-dask.
         """
-        from pipelines.run import run_batch
-
         settings = get_settings(**({"model": model} if model else {}))
         items = list(sources or [str(settings.manifest)])
+        # Prefect reads its settings once, when it is first imported: PREFECT_HOME
+        # must be in the environment before ``pipelines`` imports it.
         os.environ.setdefault("PREFECT_HOME", str(Path(settings.cache_dir).resolve() / "prefect"))
+        from pipelines.run import run_batch
+
         with console.status("running the flow (Prefect may take ~20 s to start)..."):
             result = run_batch(
                 items,
