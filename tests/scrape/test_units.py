@@ -25,6 +25,8 @@ from tipnlp.scrape.sources import (
 
 from .conftest import OTHER_STORY, STORY, minimal_pdf
 
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+
 
 def _write(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "m.yaml"
@@ -315,3 +317,48 @@ def test_any_bytes_give_text_or_a_reasoned_failure(data: bytes, ctype: str | Non
 def test_retry_after_is_never_negative(value: str) -> None:
     wait = parse_retry_after(value)
     assert wait is None or wait >= 0
+
+
+def test_head_parser_gives_trafilatura_loaders_metadata_on_real_pages() -> None:
+    """Our C-lookup parse of a page head yields the same metadata as ``load_html``."""
+    import gzip
+
+    from trafilatura.utils import load_html
+
+    from tipnlp.scrape.extract import Extracted, _page_metadata, _parse_head, metadata_html
+
+    pages = sorted((SHARED / "data" / "article-extraction-benchmark" / "html").glob("*.html.gz"))
+    if not pages:
+        pytest.skip("the article-extraction benchmark is not beside the project")
+
+    def fields(tree: object, url: str) -> tuple[str | None, ...]:
+        out = Extracted(text="x", format="html")
+        _page_metadata(tree, url, out)
+        return (out.title, out.author, out.sitename, out.published)
+
+    found = 0
+    for page in pages:
+        head = metadata_html(gzip.decompress(page.read_bytes()).decode("utf-8", "replace"))
+        ours = _parse_head(head)
+        assert ours is not None, page.name
+        url = f"http://127.0.0.1/{page.name[:-3]}"
+        mine, theirs = fields(ours, url), fields(load_html(head), url)
+        assert mine == theirs, page.name
+        found += sum(v is not None for v in mine)
+    assert found > 2 * len(pages)  # titles, site names and dates were really found
+
+
+def test_head_parser_leaves_what_lxml_refuses_to_trafilatura() -> None:
+    from tipnlp.scrape.extract import _parse_head, extract_html
+
+    declared = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<html><head><title>Decree 12</title>'
+        '<meta property="og:site_name" content="Official Gazette"></head>'
+        "<body><p>" + "The decree on victim assistance enters into force today. " * 5 + "</p>"
+        "</body></html>"
+    )
+    assert _parse_head(declared) is None  # lxml refuses a str with an encoding declaration
+    assert _parse_head("") is None
+    out = extract_html(declared)
+    assert out.title == "Decree 12"
+    assert out.sitename == "Official Gazette"

@@ -49,6 +49,8 @@ _JSON_LD_XPATH = './/script[@type="application/ld+json" or @type="application/se
 #: (``("(?:\\.|[^"\\])*")|\s``), unrolled so the regex engine runs it faster.
 _JSON_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
 _SURROGATES = re.compile("[\\ud800-\\udfff]")
+#: lxml parser for page heads (``_head_parser``), built on first use.
+_HEAD_PARSER: Any = None
 
 
 class ExtractFailure(ExtractionError):
@@ -172,10 +174,62 @@ def extract_html(
         raise ExtractFailure("empty", "no main text found in the page")
     out = Extracted(text=text, format="html")
     if metadata:
-        tree = load_html(metadata_html(html))
+        head = metadata_html(html)
+        tree = _parse_head(head)
+        if tree is None:
+            tree = load_html(head)
         if tree is not None:
             _page_metadata(tree, url, out)
     return out
+
+
+def _parse_head(head: str) -> Any:
+    """The metadata part parsed by lxml directly; None where trafilatura's loader must do it.
+
+    Same parser options and repairs as trafilatura's ``load_html``, but
+    elements get lxml.html's element class from a lookup in C instead of
+    lxml.html's Python callback for every element: half the cost of parsing
+    a page head, and the same metadata on all 181 pages of the extraction
+    benchmark (tested).  lxml refuses a ``str`` that declares an XML encoding
+    and an empty document; those go to ``load_html``, which handles both.
+    """
+    from lxml import html as lxml_html
+    from lxml.etree import ParserError
+    from trafilatura.utils import repair_faulty_html
+
+    try:
+        tree = lxml_html.fromstring(
+            repair_faulty_html(head, head[:50].lower()), parser=_head_parser()
+        )
+    except (ValueError, ParserError):
+        return None
+    return tree if tree is not None and len(tree) else None
+
+
+def _head_parser() -> Any:
+    """One lxml HTML parser per process, shared by threads as trafilatura shares its own."""
+    global _HEAD_PARSER
+    if _HEAD_PARSER is None:
+        from lxml import etree
+        from lxml import html as lxml_html
+
+        parser = lxml_html.HTMLParser(
+            collect_ids=False,
+            default_doctype=False,
+            encoding="utf-8",
+            remove_comments=True,
+            remove_pis=True,
+        )
+        parser.set_element_class_lookup(
+            etree.ElementDefaultClassLookup(
+                element=lxml_html.HtmlElement,
+                comment=lxml_html.HtmlComment,
+                pi=lxml_html.HtmlProcessingInstruction,
+                entity=lxml_html.HtmlEntity,
+            )
+        )
+        _HEAD_PARSER = parser
+    return _HEAD_PARSER
 
 
 def metadata_html(html: str) -> str:
