@@ -92,6 +92,20 @@ def test_every_label_has_a_pattern_file() -> None:
             "Les victimes de la traite bénéficient d'un hébergement et d'une assistance.",
             "victim_protection",
         ),
+        # Italian: the model does not cover it, so the rules are its tagger.
+        ("Chiunque recluta una persona a fini di sfruttamento è punito.", "criminalization"),
+        ("è punito con la reclusione da otto a venti anni", "penalty"),
+        ("Alla vittima è rilasciato un permesso di soggiorno.", "immigration"),
+        ("Le vittime non sono punibili per i reati commessi.", "non_punishment"),
+        (
+            "Lo Stato promuove campagne di sensibilizzazione nelle scuole e nei luoghi di lavoro.",
+            "prevention",
+        ),
+        (
+            "Le autorità competenti garantiscono la protezione e la tutela delle vittime.",
+            "victim_protection",
+        ),
+        ("Opfer werden für diese Taten nicht bestraft.", "non_punishment"),
     ],
 )
 def test_provision_cues(tagger: RuleTagger, text: str, label: str) -> None:
@@ -111,6 +125,10 @@ def test_provision_cues(tagger: RuleTagger, text: str, label: str) -> None:
         ("The trafficker was convicted and sentenced to 15 years.", "conviction"),
         ("Shelters for trafficking survivors face a severe shortage of funding.", "resource_gap"),
         ("La policía detuvo a cinco personas por trata de personas.", "arrest"),
+        ("I carabinieri hanno arrestato tre persone per tratta di esseri umani.", "arrest"),
+        ("Il processo per tratta di esseri umani si apre a marzo.", "prosecution"),
+        ("Due trafficanti condannati per riduzione in schiavitù.", "conviction"),
+        ("Quatro homens foram presos por tráfico de pessoas.", "arrest"),
     ],
 )
 def test_signal_cues_in_trafficking_context(tagger: RuleTagger, text: str, label: str) -> None:
@@ -125,6 +143,16 @@ def test_signal_needs_trafficking_context(tagger: RuleTagger) -> None:
         "arrest"
     ]
     assert labels_of(tagger, text, title="Burglary suspects caught") == []
+
+
+def test_portuguese_arrest_cue_is_not_any_word_starting_with_pres(tagger: RuleTagger) -> None:
+    # "presos" is an arrest; "president", "presented" and "presunte" are not.
+    title = "Human trafficking report"
+    for text in (
+        "The president presented the annual trafficking report.",
+        "Le presunte vittime di tratta collaborano con le autorità.",
+    ):
+        assert "arrest" not in labels_of(tagger, text, title=title)
 
 
 def test_context_carries_through_a_document(tagger: RuleTagger) -> None:

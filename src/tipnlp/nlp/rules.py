@@ -523,7 +523,11 @@ _OPEN_END_RE: Final[re.Pattern[str]] = re.compile(
 
 
 _HEADING_VERB_RE: Final[re.Pattern[str]] = re.compile(
-    r"\b(?:shall|must|may|is|are|was|were|will|means|has|have|includes?|constitutes?|será|est|é)\b",
+    r"\b(?:shall|must|may|is|are|was|were|will|means|has|have|includes?|constitutes?"
+    # the same auxiliaries in the other languages the rules cover
+    r"|será|est|é|es|debe|deben|deberá|podrá|puede|sont|doit|doivent|peut|peuvent|sera"
+    r"|são|deve|devem|pode|podem|è|sono|devono|può|possono|viene|vengono|hanno"
+    r"|ist|sind|wird|werden|muss|müssen|kann|können)\b",
     re.IGNORECASE,
 )
 
