@@ -169,8 +169,18 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
     assert "Recipe `hybrid`" in (d / "model_card.md").read_text()
     assert set(json.loads((d / "metrics.json").read_text())["dev"]) >= {"rules", "tfidf", "model"}
 
+    # which tagger decides each language was chosen out of fold and is what tagging uses
+    routing = result.heldout["languages"]
+    assert routing and all(v["tagger"] in ("model", "rules") for v in routing.values())
+    data = json.loads((d / "training_data.json").read_text())
+    assert data["model_languages"] == sorted(
+        k for k, v in routing.items() if v["tagger"] == "model"
+    )
+    assert "Tagged by the model:" in (d / "model_card.md").read_text()
+
     tagger = load_tagger(workspace.model_copy(update={"model": "hyb"}))
     assert isinstance(tagger, HybridTagger)
+    assert tagger.languages == set(data["model_languages"])
     items = [
         SentenceInput(text=e.text, title=e.title, prev=e.prev, language=e.language)
         for e in result.probe["items"]

@@ -218,8 +218,15 @@ def _read_json(path: Path, default: Any) -> Any:
 
 
 def covered_languages(model_dir: Path) -> set[str] | None:
-    """Languages with enough training sentences, from ``training_data.json`` (None: all)."""
+    """Languages the model tags, from ``training_data.json`` (None: all).
+
+    ``model_languages`` when training recorded it (languages where the model
+    beat the rules on held-out training data, ``language_routing``), else
+    every language with at least ``MIN_LANGUAGE_SENTENCES`` training sentences.
+    """
     data = _read_json(model_dir / "training_data.json", None)
+    if isinstance(data, dict) and isinstance(data.get("model_languages"), list):
+        return {str(lang) for lang in data["model_languages"]}
     if not isinstance(data, dict) or not isinstance(data.get("languages"), dict):
         return None
     return {

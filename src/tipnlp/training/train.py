@@ -634,7 +634,14 @@ def _save(
             "torch_threads": torch.get_num_threads(),
         }
         write_json_atomic(staging / "training_args.json", args)
-        write_json_atomic(staging / "training_data.json", summary.to_dict())
+        data_record = summary.to_dict()
+        routing = heldout.get("languages")
+        if isinstance(routing, dict) and routing:
+            # Languages the model tags; the rest go to the rules (language_routing).
+            data_record["model_languages"] = sorted(
+                k for k, v in routing.items() if v.get("tagger") == "model"
+            )
+        write_json_atomic(staging / "training_data.json", data_record)
         write_json_atomic(
             staging / "label_scheme.json", {"label_scheme": SCHEME_VERSION, "labels": list(LABELS)}
         )
@@ -768,6 +775,27 @@ def evaluate_model_dir(
     return out
 
 
+def _routing_line(routing: Any) -> str:
+    """The model card's line on which tagger decides each language."""
+    if not isinstance(routing, dict) or not routing:
+        return (
+            "- Languages with fewer than 50 training sentences are tagged by the rule tagger "
+            "(the `tagger` column says `rules`)."
+        )
+    model = sorted(k for k, v in routing.items() if v.get("tagger") == "model")
+    compared = [
+        f"{k} (model {_fmt(v.get('model_micro_f1'))}, rules {_fmt(v.get('rules_micro_f1'))})"
+        for k, v in sorted(routing.items())
+        if int(v.get("sentences", 0)) >= 50
+    ]
+    return (
+        f"- Tagged by the model: {', '.join(model) or 'none'} (of unknown language too); every "
+        "other language by the rule tagger (the `tagger` column says `rules`). A language "
+        "goes to the model when it has 50+ training sentences and, on them out of fold, the "
+        "model's micro-F1 is at least the rules': " + "; ".join(compared) + "."
+    )
+
+
 def _fmt(x: Any) -> str:
     """Number for the card (``n/a`` when missing)."""
     if isinstance(x, float) and not math.isnan(x):
@@ -848,8 +876,7 @@ def model_card(
         "- Files: " + ", ".join(f"`{k}` ({v})" for k, v in data["files"].items()),
         "- Sentences per label: " + ", ".join(f"{k} {v}" for k, v in data["label_counts"].items()),
         "- Languages: " + ", ".join(f"{k} {v}" for k, v in data["languages"].items()),
-        "- Languages with fewer than 50 training sentences are tagged by the rule tagger "
-        "(the `tagger` column says `rules`).",
+        _routing_line(heldout.get("languages")),
         "",
         "## Metrics",
         f"Held-out training data: macro-F1 {_fmt(heldout.get('macro_f1'))}, any-label F1 "
