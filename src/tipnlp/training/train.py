@@ -777,22 +777,25 @@ def evaluate_model_dir(
 
 def _routing_line(routing: Any) -> str:
     """The model card's line on which tagger decides each language."""
+    from tipnlp.nlp.tagger import MIN_LANGUAGE_SENTENCES as floor
+
     if not isinstance(routing, dict) or not routing:
         return (
-            "- Languages with fewer than 50 training sentences are tagged by the rule tagger "
-            "(the `tagger` column says `rules`)."
+            f"- Languages with fewer than {floor} training sentences are tagged by the rule "
+            "tagger (the `tagger` column says `rules`)."
         )
     model = sorted(k for k, v in routing.items() if v.get("tagger") == "model")
     compared = [
         f"{k} (model {_fmt(v.get('model_micro_f1'))}, rules {_fmt(v.get('rules_micro_f1'))})"
         for k, v in sorted(routing.items())
-        if int(v.get("sentences", 0)) >= 50
+        if int(v.get("sentences", 0)) >= floor
     ]
     return (
-        f"- Tagged by the model: {', '.join(model) or 'none'} (of unknown language too); every "
-        "other language by the rule tagger (the `tagger` column says `rules`). A language "
-        "goes to the model when it has 50+ training sentences and, on them out of fold, the "
-        "model's micro-F1 is at least the rules': " + "; ".join(compared) + "."
+        f"- Tagged by the model: {', '.join(model) or 'no language'}, and sentences of unknown "
+        "language; every other language by the rule tagger (the `tagger` column says "
+        f"`rules`). A language goes to the model when it has {floor}+ training sentences "
+        "and, on them out of fold, the model's micro-F1 over the 14 labels is at least the "
+        "rules': " + ("; ".join(compared) or "none qualified") + "."
     )
 
 
