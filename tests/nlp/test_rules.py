@@ -403,3 +403,23 @@ def test_word_memo_is_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None
         assert set(comp.unlocked(word)) == want
         assert len(comp.by_word) <= 3
     comp.by_word.clear()
+
+
+#: The digest of the pattern files each rule-set version stands for.
+_PATTERN_DIGESTS = {"rules-v2": "beb94b40a3a5003b"}
+
+
+def test_rules_version_changes_with_the_pattern_files() -> None:
+    """Rows carry ``RULES_VERSION``: edited patterns need a new version to stay traceable."""
+    import hashlib
+    from importlib import resources
+
+    digest = hashlib.sha256()
+    root = resources.files("tipnlp.nlp") / "patterns"
+    for f in sorted(root.iterdir(), key=lambda x: x.name):
+        if f.name.endswith(".yaml"):
+            digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    assert _PATTERN_DIGESTS.get(RULES_VERSION) == digest.hexdigest()[:16], (
+        "the pattern files changed: bump RULES_VERSION in tipnlp/nlp/rules.py and record "
+        f"{digest.hexdigest()[:16]} for it in _PATTERN_DIGESTS"
+    )

@@ -61,8 +61,10 @@ __all__ = [
     "trafficking_context",
 ]
 
-#: Stored as ``model_version`` with every row the rule tagger labels.
-RULES_VERSION: Final[str] = "rules-v1"
+#: Stored as ``model_version`` with every row the rule tagger labels.  Bump it
+#: whenever a pattern file changes (a test pins the patterns' digest to it):
+#: v2 (2026-12-07) added Italian and German cues and narrowed ``pres*``.
+RULES_VERSION: Final[str] = "rules-v2"
 
 #: Pseudo-labels used for the context patterns in ``context.yaml``.
 _POSITIVE: Final[str] = "_trafficking"
