@@ -57,10 +57,14 @@ def run_flow(
     tagger: str = "auto",
     model: str | None = None,
     report: str | None = None,
+    retag: bool = False,
 ) -> dict[str, Any]:
-    """Scrape ``items`` (a manifest or sources), tag new documents, write the report."""
+    """Scrape ``items`` (a manifest or sources), tag new documents, write the report.
+
+    ``retag`` also tags again the documents another model version tagged.
+    """
     ingest = ingest_task(items, out_dir, refresh)
-    summary = tag_pending(out_dir, model, tagger)
+    summary = tag_pending(out_dir, model, tagger, retag)
     failed = None
     if ingest["error_rate"] > ingest["max_error_rate"]:
         failed = (
@@ -88,6 +92,7 @@ def run_batch(
     dask_address: str | None = None,
     workers: int = 2,
     report: str | None = None,
+    retag: bool = False,
 ) -> dict[str, Any]:
     """Run ``run_flow`` under the output lock with the chosen task runner."""
     from pipelines.server import api_server
@@ -129,6 +134,7 @@ def run_batch(
                 tagger=tagger,
                 model=model,
                 report=report,
+                retag=retag,
             )
     finally:
         lock.release()

@@ -19,6 +19,7 @@ from tipnlp.tagging import (
     default_components,
     pending_parts,
     split_jsonl,
+    staged_parts,
     tag_part,
 )
 
@@ -31,9 +32,11 @@ def _components(model: str | None, tagger: str) -> Components:
 
 
 @task(name="tag-part", retries=1, retry_delay_seconds=2)
-def tag_part_task(part: str, out_dir: str, model: str | None, tagger: str) -> TagSummary:
+def tag_part_task(
+    part: str, out_dir: str, model: str | None, tagger: str, retag: bool = False
+) -> TagSummary:
     """Tag one staged part; writes its four output parts (idempotent)."""
-    return tag_part(Path(part), Path(out_dir), _components(model, tagger))
+    return tag_part(Path(part), Path(out_dir), _components(model, tagger), retag=retag)
 
 
 @task(name="stage-jsonl")
@@ -43,15 +46,20 @@ def stage_jsonl_task(docs: str, out_dir: str, batch_documents: int) -> list[str]
 
 
 @task(name="list-pending-parts")
-def pending_parts_task(out_dir: str) -> list[str]:
-    """Staging parts not yet tagged (what a resumed run still has to do)."""
-    return [str(p) for p in pending_parts(Path(out_dir))]
+def pending_parts_task(out_dir: str, retag: bool = False) -> list[str]:
+    """Staging parts not yet tagged (what a resumed run still has to do).
+
+    With ``retag``, every staged part: each task then checks which model
+    tagged it (loading the tagger here would cost a worker's start-up).
+    """
+    parts = staged_parts(Path(out_dir)) if retag else pending_parts(Path(out_dir))
+    return [str(p) for p in parts]
 
 
-def tag_pending(out_dir: str, model: str | None, tagger: str) -> TagSummary:
+def tag_pending(out_dir: str, model: str | None, tagger: str, retag: bool = False) -> TagSummary:
     """Submit every pending part to the flow's task runner and merge the summaries."""
-    parts = pending_parts_task(out_dir)
-    futures = tag_part_task.map(parts, out_dir, model, tagger)
+    parts = pending_parts_task(out_dir, retag)
+    futures = tag_part_task.map(parts, out_dir, model, tagger, retag)
     total = TagSummary()
     for summary in futures.result():
         total.add(summary)
@@ -60,9 +68,16 @@ def tag_pending(out_dir: str, model: str | None, tagger: str) -> TagSummary:
 
 @flow(name="tipnlp-tag", log_prints=False)
 def tag_flow(
-    docs: str, out_dir: str = "out", model: str | None = None, tagger: str = "auto"
+    docs: str,
+    out_dir: str = "out",
+    model: str | None = None,
+    tagger: str = "auto",
+    retag: bool = False,
 ) -> TagSummary:
-    """Tag a JSONL file of documents into Parquet tables under ``out_dir``."""
+    """Tag a JSONL file of documents into Parquet tables under ``out_dir``.
+
+    ``retag`` also tags again the parts another model version tagged.
+    """
     settings = get_settings()
     stage_jsonl_task(docs, out_dir, settings.tag.batch_documents)
-    return tag_pending(out_dir, model, tagger)
+    return tag_pending(out_dir, model, tagger, retag)

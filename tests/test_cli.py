@@ -71,6 +71,24 @@ def test_tag_with_rules_prints_summary_and_query(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "sentences" in result.output and "read_parquet" in result.output
+    assert "tagged again" not in result.output
+
+
+def test_tag_retag_after_a_version_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tipnlp import io
+    from tipnlp.nlp.rules import RuleTagger
+
+    docs = tmp_path / "d.jsonl"
+    text = "Police arrested five suspected human traffickers on Monday."
+    docs.write_text(json.dumps({"doc_id": "x", "language": "en", "text": text}) + "\n")
+    args = ["tag", str(docs), "--out", str(tmp_path / "out"), "--tagger", "rules"]
+    assert runner.invoke(app, args).exit_code == 0
+    monkeypatch.setattr(RuleTagger, "version", "rules-next")
+    result = runner.invoke(app, [*args, "--retag"])
+    assert result.exit_code == 0, result.output
+    assert "tagged again" in result.output
+    versions = io.read_table(tmp_path / "out", "sentences", columns=["model_version"])
+    assert set(versions.column("model_version").to_pylist()) == {"rules-next"}
 
 
 def _console_script(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

@@ -70,3 +70,28 @@ def test_run_over_sample_manifest_writes_tables_and_rerun_adds_nothing(tmp_path:
     second = run_batch([str(manifest)], out, tagger="rules")
     assert io.read_table(out, "sentences").num_rows == n_sent
     assert second["summary"].sentences == 0
+
+
+def test_run_retag_tags_again_what_another_rule_set_tagged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``run_batch(retag=True)`` after a version change rewrites the rows, nothing else."""
+    from pipelines.run import run_batch
+    from tipnlp.nlp.rules import RULES_VERSION, RuleTagger
+
+    folder = _text_folder(tmp_path / "docs", 4)
+    out = tmp_path / "out"
+    run_batch([str(folder)], out, tagger="rules")
+    before = _rows(out, "sentences")
+    assert {r["model_version"] for r in before} == {RULES_VERSION}
+
+    monkeypatch.setattr(RuleTagger, "version", "rules-next")
+    same = run_batch([str(folder)], out, tagger="rules")  # no retag: nothing changes
+    assert same["summary"].parts_retagged == 0 and _rows(out, "sentences") == before
+    again = run_batch([str(folder)], out, tagger="rules", retag=True)
+    after = _rows(out, "sentences")
+    assert again["summary"].parts_retagged == again["summary"].parts_total > 0
+    assert {r["model_version"] for r in after} == {"rules-next"}
+    assert [{**r, "model_version": None} for r in after] == [
+        {**r, "model_version": None} for r in before
+    ]

@@ -232,3 +232,87 @@ def test_releasing_the_nlp_pipelines_changes_no_row(tmp_path: Path) -> None:
         )
     assert tables[0]["sentences"] and tables[0]["entities"] and tables[0]["sentence_labels"]
     assert tables[0] == tables[1]
+
+
+class _NextTagger:
+    """A retrained tagger: another version, and it also calls 'prison' a penalty."""
+
+    version = "fake-2"
+
+    def predict(self, items: Sequence[object]) -> list[object]:
+        from tests.conftest import FakeTagger
+
+        out = FakeTagger().predict(items)
+        for item, pred in zip(items, out, strict=True):
+            if "prison" in item.text and "penalty" not in pred.labels:  # type: ignore[attr-defined]
+                pred.labels = sorted([*pred.labels, "penalty"])  # type: ignore[attr-defined]
+        return out
+
+
+def _labels_by_version(out: Path) -> set[tuple[str, str]]:
+    rows = io.read_table(out, "sentence_labels").to_pylist()
+    return {(r["label"], r["model_version"]) for r in rows}
+
+
+def test_retag_rewrites_parts_another_model_tagged(tmp_path: Path, fake_components: object) -> None:
+    from dataclasses import replace
+
+    from tipnlp.tagging import Components
+
+    docs = _write_docs(tmp_path / "docs.jsonl", DOCS)
+    out = tmp_path / "out"
+    first = tag_jsonl(docs, out, _settings(), comps=fake_components)  # type: ignore[arg-type]
+    n_docs = io.read_table(out, "documents").num_rows
+    n_sent = io.read_table(out, "sentences").num_rows
+    assert {v for _, v in _labels_by_version(out)} == {"fake-1"}
+
+    newer = replace(fake_components, tagger=_NextTagger())  # type: ignore[type-var]
+    assert isinstance(newer, Components)
+    kept = tag_jsonl(docs, out, _settings(), comps=newer)
+    assert kept.parts_done_before == kept.parts_total and kept.parts_retagged == 0
+    assert {v for _, v in _labels_by_version(out)} == {"fake-1"}
+
+    from tipnlp.tagging import part_versions, staged_parts
+
+    stale = [p for p in staged_parts(out) if part_versions(out, p) == {"fake-1"}]
+    redone = tag_jsonl(docs, out, _settings(), comps=newer, retag=True)
+    assert redone.parts_retagged == len(stale) > 0  # parts without sentences stay as they are
+    assert redone.parts_retagged + redone.parts_done_before == first.parts_total
+    assert io.read_table(out, "documents").num_rows == n_docs  # replaced, not appended
+    assert io.read_table(out, "sentences").num_rows == n_sent
+    labels = _labels_by_version(out)
+    assert {v for _, v in labels} == {"fake-2"}
+    assert ("penalty", "fake-2") in labels
+
+    again = tag_jsonl(docs, out, _settings(), comps=newer, retag=True)
+    assert again.parts_retagged == 0  # already the current version
+
+
+def test_retag_killed_half_way_leaves_the_part_pending(
+    tmp_path: Path, fake_components: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from tipnlp import tagging
+
+    docs = _write_docs(tmp_path / "docs.jsonl", DOCS)
+    out = tmp_path / "out"
+    tag_jsonl(docs, out, _settings(), comps=fake_components)  # type: ignore[arg-type]
+    newer = replace(fake_components, tagger=_NextTagger())  # type: ignore[type-var]
+    part = next(p for p in split_jsonl(docs, out, 2) if tagging.part_versions(out, p) == {"fake-1"})
+
+    real_write = io.write_part
+
+    def dies_before_documents(out_dir: object, table: str, *args: object) -> object:
+        if table == "documents":
+            raise KeyboardInterrupt("killed")
+        return real_write(out_dir, table, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(io, "write_part", dies_before_documents)
+    with pytest.raises(KeyboardInterrupt):
+        tagging.tag_part(part, out, newer, retag=True)
+    monkeypatch.setattr(io, "write_part", real_write)
+    assert part in pending_parts(out)  # not done: a plain rerun finishes it
+    tag_jsonl(docs, out, _settings(), comps=newer)
+    assert tagging.part_versions(out, part) == {"fake-2"}
+    assert not pending_parts(out)

@@ -53,6 +53,8 @@ class TagSummary:
 
     parts_total: int = 0
     parts_done_before: int = 0
+    #: Parts tagged before by another model version and tagged again (``retag``).
+    parts_retagged: int = 0
     documents: int = 0
     sentences: int = 0
     label_counts: Counter[str] = field(default_factory=Counter)
@@ -64,6 +66,7 @@ class TagSummary:
         """Merge another part's summary into this one."""
         self.parts_total += other.parts_total
         self.parts_done_before += other.parts_done_before
+        self.parts_retagged += other.parts_retagged
         self.documents += other.documents
         self.sentences += other.sentences
         self.label_counts.update(other.label_counts)
@@ -392,19 +395,37 @@ def _document_from_row(row: dict[str, Any]) -> Document:
     return Document(**row)
 
 
-def tag_part(part: Path, out_dir: Path, comps: Components) -> TagSummary:
+def part_versions(out_dir: Path, part: Path) -> set[str]:
+    """Model versions in the ``sentences`` output of a tagged part (empty: no sentences)."""
+    path = io.part_path(out_dir, "sentences", _stem(part))
+    if not path.exists():
+        return set()
+    column = pq.read_table(path, columns=["model_version"]).column("model_version")
+    return {v for v in column.to_pylist() if v}
+
+
+def tag_part(part: Path, out_dir: Path, comps: Components, *, retag: bool = False) -> TagSummary:
     """Tag one staging part and write its four output parts (``documents`` last).
 
     A document that fails to segment or tag becomes a failure row with the
     reason; the rest of the part goes on.  Nothing of the part is kept after
     it is written (``comps.part_tagged`` releases what the NLP pipelines
     accumulate), so memory does not grow with the number of parts.
+
+    A part already done is skipped, unless ``retag`` is set and its sentences
+    came from another model version (after a retrain): then its ``documents``
+    file, the done marker, is removed first and the part is tagged again, so
+    a run killed half-way leaves it pending rather than half old, half new.
     """
     stem = _stem(part)
     summary = TagSummary(parts_total=1, model_version=comps.tagger.version)
-    if io.part_path(out_dir, "documents", stem).exists():
-        summary.parts_done_before = 1
-        return summary
+    marker = io.part_path(out_dir, "documents", stem)
+    if marker.exists():
+        if not retag or part_versions(out_dir, part) <= {comps.tagger.version}:
+            summary.parts_done_before = 1
+            return summary
+        marker.unlink()
+        summary.parts_retagged = 1
     table = pq.read_table(part)
     docs = [_document_from_row(row) for row in table.to_pylist()]
 
@@ -482,11 +503,13 @@ def tag_parts(
     out_dir: Path,
     comps: Components,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    retag: bool = False,
 ) -> TagSummary:
-    """Tag staging parts in order (the single-process runner)."""
+    """Tag staging parts in order (the single-process runner); see ``tag_part``."""
     total = TagSummary()
     for i, part in enumerate(parts, 1):
-        total.add(tag_part(part, out_dir, comps))
+        total.add(tag_part(part, out_dir, comps, retag=retag))
         if progress is not None:
             progress(i, len(parts))
     return total
@@ -499,13 +522,17 @@ def tag_jsonl(
     comps: Components | None = None,
     progress: Callable[[int, int], None] | None = None,
     tagger_kind: str = "auto",
+    retag: bool = False,
 ) -> TagSummary:
-    """``tipnlp tag``: stage a JSONL file and tag every pending part, under the lock."""
+    """``tipnlp tag``: stage a JSONL file and tag every pending part, under the lock.
+
+    ``retag`` also tags again the parts another model version tagged.
+    """
     lock = lock_output(out_dir)
     try:
         io.clean_temporaries(out_dir)
         parts = split_jsonl(docs_path, out_dir, settings.tag.batch_documents)
         comps = comps or default_components(settings, tagger_kind)
-        return tag_parts(parts, out_dir, comps, progress)
+        return tag_parts(parts, out_dir, comps, progress, retag=retag)
     finally:
         lock.release()

@@ -27,6 +27,13 @@ TaggerOpt = Annotated[
 ModelOpt = Annotated[
     str | None, typer.Option("--model", help="Model name under models/ or a path.")
 ]
+RetagOpt = Annotated[
+    bool,
+    typer.Option(
+        help="Tag again what another model version tagged (after a retrain); rows keep "
+        "their ids, with the new labels and model_version."
+    ),
+]
 
 
 def print_summary(summary: TagSummary, out_dir: Path, failures_by_reason: dict[str, int]) -> None:
@@ -39,6 +46,8 @@ def print_summary(summary: TagSummary, out_dir: Path, failures_by_reason: dict[s
     table.add_row(
         "parts (done before / total)", f"{summary.parts_done_before} / {summary.parts_total}"
     )
+    if summary.parts_retagged:
+        table.add_row("parts tagged again (another model)", str(summary.parts_retagged))
     for label in LABELS:
         table.add_row(f"  label {label}", str(summary.label_counts.get(label, 0)))
     for status, n in sorted(summary.status_counts.items()):
@@ -87,12 +96,14 @@ def register(app: typer.Typer) -> None:
         batch_documents: Annotated[
             int | None, typer.Option(help="Documents per Parquet part.")
         ] = None,
+        retag: RetagOpt = False,
     ) -> None:
         """Segment and tag documents that are already text; write Parquet tables.
 
         Writes OUT/documents, OUT/sentences, OUT/sentence_labels and OUT/entities.
-        Re-running resumes: parts already written are skipped.  Bad lines are
-        recorded as failed documents, never dropped.
+        Re-running resumes: parts already written are skipped (with --retag, tagged
+        again when another model version tagged them).  Bad lines are recorded as
+        failed documents, never dropped.
         """
         from tipnlp.tagging import tag_jsonl
 
@@ -115,7 +126,9 @@ def register(app: typer.Typer) -> None:
             def on_progress(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            summary = tag_jsonl(docs, out, settings, progress=on_progress, tagger_kind=tagger)
+            summary = tag_jsonl(
+                docs, out, settings, progress=on_progress, tagger_kind=tagger, retag=retag
+            )
         print_summary(summary, out, {})
         if summary.documents and summary.status_counts.get("ok", 0) == 0:
             raise typer.Exit(code=1)
@@ -131,6 +144,7 @@ def register(app: typer.Typer) -> None:
         refresh: Annotated[bool, typer.Option(help="Re-fetch everything.")] = False,
         tagger: TaggerOpt = "auto",
         model: ModelOpt = None,
+        retag: RetagOpt = False,
         runner: Annotated[
             str, typer.Option(help="local (one process, threads) or dask (prefect-dask).")
         ] = "local",
@@ -170,6 +184,7 @@ def register(app: typer.Typer) -> None:
                 dask_address=dask_address,
                 workers=workers,
                 report=str(report) if report else None,
+                retag=retag,
             )
         summary: TagSummary = result["summary"]
         print_summary(summary, out, result.get("failures_by_reason", {}))
