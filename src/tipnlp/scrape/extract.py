@@ -17,6 +17,7 @@ the sentence splitter.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import json
@@ -49,8 +50,6 @@ _JSON_LD_XPATH = './/script[@type="application/ld+json" or @type="application/se
 #: (``("(?:\\.|[^"\\])*")|\s``), unrolled so the regex engine runs it faster.
 _JSON_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")')
 _SURROGATES = re.compile("[\\ud800-\\udfff]")
-#: lxml parser for page heads (``_head_parser``), built on first use.
-_HEAD_PARSER: Any = None
 
 
 class ExtractFailure(ExtractionError):
@@ -206,30 +205,28 @@ def _parse_head(head: str) -> Any:
     return tree if tree is not None and len(tree) else None
 
 
+@functools.lru_cache(maxsize=1)
 def _head_parser() -> Any:
     """One lxml HTML parser per process, shared by threads as trafilatura shares its own."""
-    global _HEAD_PARSER
-    if _HEAD_PARSER is None:
-        from lxml import etree
-        from lxml import html as lxml_html
+    from lxml import etree
+    from lxml import html as lxml_html
 
-        parser = lxml_html.HTMLParser(
-            collect_ids=False,
-            default_doctype=False,
-            encoding="utf-8",
-            remove_comments=True,
-            remove_pis=True,
+    parser = lxml_html.HTMLParser(
+        collect_ids=False,
+        default_doctype=False,
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+    )
+    parser.set_element_class_lookup(
+        etree.ElementDefaultClassLookup(
+            element=lxml_html.HtmlElement,
+            comment=lxml_html.HtmlComment,
+            pi=lxml_html.HtmlProcessingInstruction,
+            entity=lxml_html.HtmlEntity,
         )
-        parser.set_element_class_lookup(
-            etree.ElementDefaultClassLookup(
-                element=lxml_html.HtmlElement,
-                comment=lxml_html.HtmlComment,
-                pi=lxml_html.HtmlProcessingInstruction,
-                entity=lxml_html.HtmlEntity,
-            )
-        )
-        _HEAD_PARSER = parser
-    return _HEAD_PARSER
+    )
+    return parser
 
 
 def metadata_html(html: str) -> str:

@@ -459,12 +459,6 @@ def fit_hybrid(
     )
 
 
-def _micro_f1(y: np.ndarray, pred: np.ndarray) -> float:
-    tp = int((y & pred).sum())
-    wrong = int((y ^ pred).sum())
-    return round(2 * tp / (2 * tp + wrong), 4) if tp else 0.0
-
-
 def language_routing(
     languages: Sequence[str | None],
     y: np.ndarray,
@@ -486,14 +480,15 @@ def language_routing(
     takes them).
     """
     from tipnlp.nlp.tagger import MIN_LANGUAGE_SENTENCES
+    from tipnlp.training.evaluate import multilabel_metrics
 
     floor = MIN_LANGUAGE_SENTENCES if min_sentences is None else min_sentences
     lang = np.array([(x or "").split("-")[0].lower() for x in languages])
     out: dict[str, dict[str, Any]] = {}
     for name in sorted(set(lang) - {"", "unknown"}):
         m = lang == name
-        model_f1 = _micro_f1(y[m], model_pred[m])
-        rules_f1 = _micro_f1(y[m], rules_pred[m])
+        model_f1 = multilabel_metrics(y[m], model_pred[m])[1]
+        rules_f1 = multilabel_metrics(y[m], rules_pred[m])[1]
         enough = int(m.sum()) >= floor
         out[name] = {
             "sentences": int(m.sum()),
