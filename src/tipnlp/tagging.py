@@ -455,7 +455,12 @@ def tag_part(part: Path, out_dir: Path, comps: Components, *, retag: bool = Fals
         for seg in segments:
             inputs.append(
                 SentenceInput(
-                    text=seg.text, title=doc.title, prev=prev, language=doc.language, kind=doc.kind
+                    text=seg.text,
+                    title=doc.title,
+                    prev=prev,
+                    language=doc.language,
+                    kind=doc.kind,
+                    doc=doc.doc_id,
                 )
             )
             prev = seg.text

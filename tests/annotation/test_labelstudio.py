@@ -273,3 +273,34 @@ def test_two_annotators_give_two_rows(tmp_path: Path, ls: Any) -> None:
         "user1": ["victim_penalized"],
         "user2": [],
     }
+
+
+def test_candidates_are_scored_in_batches_of_whole_documents() -> None:
+    """The model reads each sentence with its whole document, so no batch cuts one."""
+    from annotation.conftest import ScriptedTagger  # type: ignore[import-not-found]
+    from tipnlp.annotation.export import predict_all
+
+    sizes = {"a": 3, "b": 5, "c": 1, "d": 2}
+    cands = [
+        Candidate(doc_id=d, sent_id=i, start=0, end=1, text=f"{d}{i}")
+        for d, n in sizes.items()
+        for i in range(n)
+    ]
+    batches: list[list[str]] = []
+
+    class Recording(ScriptedTagger):
+        def predict(self, items):  # type: ignore[no-untyped-def]
+            batches.append([it.doc or "" for it in items])
+            return super().predict(items)
+
+    preds = predict_all(Recording(lambda text: {}), cands, batch_size=4)
+    assert len(preds) == len(cands)
+    # every document's sentences went to the tagger together, keyed by their document
+    for d, n in sizes.items():
+        assert [b.count(d) for b in batches if d in b] == [n]
+    # a batch is cut before a document that would not fit, and a document longer
+    # than the batch size is a batch of its own: a, b, c+d
+    assert batches == [["a"] * 3, ["b"] * 5, ["c", "d", "d"]]
+    assert [p.scores for p in preds] == [
+        p.scores for p in predict_all(Recording(lambda text: {}), cands, 64)
+    ]

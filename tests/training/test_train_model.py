@@ -181,13 +181,24 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
     tagger = load_tagger(workspace.model_copy(update={"model": "hyb"}))
     assert isinstance(tagger, HybridTagger)
     assert tagger.languages == set(data["model_languages"])
+    assert tagger.document_view
     items = [
-        SentenceInput(text=e.text, title=e.title, prev=e.prev, language=e.language)
+        SentenceInput(text=e.text, title=e.title, prev=e.prev, language=e.language, doc=e.doc_id)
         for e in result.probe["items"]
     ]
     expected = apply_platt(result.probe["logits"], tagger.calibration)
     got = np.array([[p.scores[n] for n in LABELS] for p in tagger.predict(items)])
     assert np.allclose(got, expected, atol=1e-4)
+
+    # a sentence is read with its whole document: another document in the same
+    # batch changes nothing, the same sentence in another document does
+    def scores(batch: list[SentenceInput]) -> np.ndarray:
+        return np.array([[p.scores[n] for n in LABELS] for p in tagger.predict(batch)])
+
+    other = [SentenceInput(text=e.text, language="en", doc="other") for e in result.probe["items"]]
+    assert np.allclose(scores(items + other[:3])[: len(items)], got, atol=1e-6)
+    first = SentenceInput(text=items[0].text, language=items[0].language, doc="other")
+    assert not np.allclose(scores([first]), scores([first, *other[3:]])[:1], atol=1e-6)
 
     # it learnt the synthetic pattern on sentences it never saw
     new = [
@@ -219,9 +230,28 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
     old_scores = np.array([[p.scores[n] for n in LABELS] for p in old.predict(items)])
     assert np.allclose(old_scores, got, atol=1e-12)
 
-    # a damaged weights file is a clear error naming it, not a crash
-    from tipnlp.errors import ModelError
+    # a folder of feature version 1 (heads over sentence, previous sentence and
+    # title only) still loads and tags, without the document view
+    import shutil
 
+    from tipnlp.errors import ModelError
+    from tipnlp.nlp.hybrid import HYBRID_FILE, WEIGHTS_FILE, read_weights
+
+    v1 = d.parent / "hyb-v1"
+    shutil.copytree(d, v1)
+    meta = json.loads((v1 / HYBRID_FILE).read_text())
+    (v1 / HYBRID_FILE).write_text(json.dumps({**meta, "feature_version": 1}))
+    w = read_weights(v1)
+    dim = w["head_w"].shape[1] // 4
+    np.savez(v1 / WEIGHTS_FILE, **{**w, "head_w": w["head_w"][:, : 3 * dim]})
+    v1_tagger = load_tagger(workspace.model_copy(update={"model": "hyb-v1"}))
+    assert isinstance(v1_tagger, HybridTagger) and not v1_tagger.document_view
+    assert len(v1_tagger.predict(items)) == len(items)
+    (v1 / HYBRID_FILE).write_text(json.dumps({**meta, "feature_version": 99}))
+    with pytest.raises(ModelError, match="feature version 99"):
+        load_tagger(workspace.model_copy(update={"model": "hyb-v1"}))
+
+    # a damaged weights file is a clear error naming it, not a crash
     (d / "hybrid.npz").write_bytes(b"not an npz")
     with pytest.raises(ModelError, match=r"hybrid\.npz"):
         load_tagger(workspace.model_copy(update={"model": "hyb"}))

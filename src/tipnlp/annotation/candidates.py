@@ -60,6 +60,7 @@ class Candidate:
             prev=self.prev,
             language=self.language,
             kind=self.kind,
+            doc=self.doc_id,
         )
 
 

@@ -9,7 +9,7 @@ tests use a tiny fake and the CLI the trained model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +55,15 @@ def predict_all(
     batch_size: int = 64,
     progress: Progress | None = None,
 ) -> list[Prediction]:
-    """Score every candidate with ``tagger`` in batches, reporting progress."""
+    """Score every candidate with ``tagger`` in batches, reporting progress.
+
+    A batch holds whole documents (consecutive candidates with the same
+    ``doc_id``; a document longer than ``batch_size`` is a batch of its
+    own), because the model reads each sentence with a view of its whole
+    document: the scores must not depend on where a batch happens to end.
+    """
     preds: list[Prediction] = []
-    for i in range(0, len(cands), max(batch_size, 1)):
-        chunk = cands[i : i + batch_size]
+    for chunk in _document_batches(cands, max(batch_size, 1)):
         out = tagger.predict([c.tagger_input() for c in chunk])
         if len(out) != len(chunk):
             raise AnnotationError(
@@ -69,6 +74,25 @@ def predict_all(
         if progress is not None:
             progress(len(preds), len(cands))
     return preds
+
+
+def _document_batches(cands: Sequence[Candidate], size: int) -> Iterator[Sequence[Candidate]]:
+    """Consecutive runs of whole documents, each at most ``size`` long unless one document is."""
+    start = 0
+    while start < len(cands):
+        end = min(start + size, len(cands))
+        if end < len(cands) and cands[end].doc_id == cands[end - 1].doc_id:
+            # Back up to the start of the document the cut falls in ...
+            cut = end - 1
+            while cut > start and cands[cut - 1].doc_id == cands[end].doc_id:
+                cut -= 1
+            if cut == start:  # ... or, if it began here, take all of it.
+                cut = end
+                while cut < len(cands) and cands[cut].doc_id == cands[start].doc_id:
+                    cut += 1
+            end = cut
+        yield cands[start:end]
+        start = end
 
 
 def export_tasks(

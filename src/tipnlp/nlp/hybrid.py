@@ -16,7 +16,9 @@ The model folder of a hybrid (``hybrid.json`` present) holds:
   L2-normalised like sentence-transformers does; the ONNX runtimes of
   :mod:`tipnlp.nlp.runtime` export that pooled graph;
 * ``hybrid.npz``: per-label linear heads over ``[sentence, previous
-  sentence, title]`` embeddings (``head_w``, ``head_b``) and the stacker
+  sentence, title, document]`` embeddings (the document view is the mean
+  of the document's sentence embeddings; feature version 1 folders have
+  the first three only) (``head_w``, ``head_b``) and the stacker
   weights (``stack_w``, ``stack_b``) over ``[head logit, TF-IDF logit,
   rule hit]``;
 * ``hybrid.json``: feature layout, versions, how everything was fitted;
@@ -51,7 +53,10 @@ HYBRID_FILE = "hybrid.json"
 #: Numeric parameters of the heads and the stacker.
 WEIGHTS_FILE = "hybrid.npz"
 #: Version of the feature layout; bump when features change meaning.
-FEATURE_VERSION = 1
+#: 1: ``[sentence, previous sentence, title]``; 2: the same plus the document view.
+FEATURE_VERSION = 2
+#: Embedding views per feature version (older folders keep loading).
+_VIEWS = {1: 3, 2: 4}
 #: Logits are clipped here so a probability of exactly 0 or 1 stays finite.
 _EPS = 1e-4
 
@@ -77,13 +82,17 @@ def embedding_features(
     texts: Sequence[str],
     prevs: Sequence[str | None],
     titles: Sequence[str | None],
+    docs: Sequence[str | None] | None = None,
 ) -> np.ndarray:
-    """``[sentence, previous sentence, title]`` embeddings, ``(n, 3 * dim)``.
+    """``[sentence, previous sentence, title(, document)]`` embeddings, ``(n, k * dim)``.
 
     Each distinct string is encoded once: a sentence is usually the next
     one's previous sentence and a title is shared by a whole document, so
     the encoder runs about once per sentence.  Missing context is a zero
-    vector (the heads learn what "no title" means).
+    vector (the heads learn what "no title" means).  With ``docs`` (one
+    document key per sentence) a fourth view is added: the mean of the
+    sentence embeddings of every sentence with the same key, L2-normalised
+    (:func:`document_view`).  It costs no encoder pass.
     """
     keys: dict[str, int] = {}
     for s in (*texts, *prevs, *titles):
@@ -100,17 +109,52 @@ def embedding_features(
             return np.zeros((0, dim), dtype=np.float32)
         return np.stack([emb[keys[s]] if s is not None else zero for s in strings])
 
-    return np.hstack([rows(texts), rows(prevs), rows(titles)])
+    sentences = rows(texts)
+    views = [sentences, rows(prevs), rows(titles)]
+    if docs is not None:
+        views.append(document_view(sentences, docs))
+    return np.hstack(views)
+
+
+def document_view(sentences: np.ndarray, docs: Sequence[str | None]) -> np.ndarray:
+    """Per sentence, the L2-normalised mean embedding of all sentences of its document.
+
+    Why: whether "Police arrested three men" is an arrest in our sense
+    depends on what the whole story is about (trafficking in persons, or
+    drugs, or a burglary); the title and the previous sentence often do not
+    say.  Measured out of fold on the training data (docs/model.md), this
+    view lifts the embedding heads and the stack.  A sentence whose key is
+    ``None`` is a document of its own.
+    """
+    n = len(sentences)
+    if n == 0:
+        return np.zeros_like(sentences)
+    ids: dict[str, int] = {}
+    group = np.empty(n, dtype=np.intp)
+    alone = 0
+    for i, d in enumerate(docs):
+        if d is None:
+            group[i] = -1 - alone  # placeholder, renumbered below
+            alone += 1
+        else:
+            group[i] = ids.setdefault(d, len(ids))
+    loose = group < 0
+    group[loose] = len(ids) + np.arange(int(loose.sum()))
+    sums = np.zeros((len(ids) + alone, sentences.shape[1]), dtype=np.float64)
+    np.add.at(sums, group, sentences.astype(np.float64))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    means = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+    return np.asarray(means[group], dtype=sentences.dtype)
 
 
 def item_features(
     items: Sequence[SentenceInput],
-) -> tuple[list[str], list[str | None], list[str | None]]:
-    """Normalised sentence, previous sentence and title strings of tagger inputs."""
+) -> tuple[list[str], list[str | None], list[str | None], list[str | None]]:
+    """Normalised sentence, previous sentence and title strings, and document keys."""
     texts = [normalize_text(it.text) for it in items]
     prevs = [normalize_text(it.prev) or None if it.prev else None for it in items]
     titles = [normalize_text(it.title) or None if it.title else None for it in items]
-    return texts, prevs, titles
+    return texts, prevs, titles, [it.doc for it in items]
 
 
 def stack_inputs(head_logits: np.ndarray, tfidf_p: np.ndarray, rule_hits: np.ndarray) -> np.ndarray:
@@ -156,11 +200,14 @@ class HybridTagger(TransformerTagger):
         self.model_dir = Path(model_dir)
         self.settings = settings or Settings()
         meta = _read_json(self.model_dir / HYBRID_FILE, {})
-        if int(meta.get("feature_version", -1)) != FEATURE_VERSION:
+        version = int(meta.get("feature_version", -1))
+        if version not in _VIEWS:
             raise ModelError(
                 f"{self.model_dir}: hybrid feature version {meta.get('feature_version')} "
-                f"is not {FEATURE_VERSION}; retrain with `tipnlp train`"
+                f"is not one of {sorted(_VIEWS)}; retrain with `tipnlp train`"
             )
+        #: Whether the heads read the document view (feature version 2 on).
+        self.document_view = _VIEWS[version] == 4
         if list(meta.get("labels", LABELS)) != list(LABELS):
             raise ModelError(f"{self.model_dir}: label order does not match the scheme")
         w = read_weights(self.model_dir)
@@ -193,8 +240,15 @@ class HybridTagger(TransformerTagger):
 
     def components(self, items: Sequence[SentenceInput]) -> dict[str, np.ndarray]:
         """Each view's output: head logits, TF-IDF probabilities, rule hits."""
-        texts, prevs, titles = item_features(items)
-        x = embedding_features(self.backend, texts, prevs, titles).astype(np.float64)
+        texts, prevs, titles, docs = item_features(items)
+        x = embedding_features(
+            self.backend, texts, prevs, titles, docs if self.document_view else None
+        ).astype(np.float64)
+        if x.shape[1] != self.head_w.shape[1]:
+            raise ModelError(
+                f"{self.model_dir}: heads expect {self.head_w.shape[1]} features, "
+                f"the encoder gives {x.shape[1]}"
+            )
         head = x @ self.head_w.T + self.head_b
         tfidf_p = self._tfidf_proba([it.text for it in items])
         preds = self.rules.predict(list(items))

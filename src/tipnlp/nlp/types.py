@@ -24,13 +24,20 @@ class Segment:
 
 @dataclass(frozen=True)
 class SentenceInput:
-    """What a tagger sees for one sentence: the sentence and a little context."""
+    """What a tagger sees for one sentence: the sentence and a little context.
+
+    ``doc`` names the document the sentence belongs to.  Sentences passed in
+    one ``predict`` call with the same ``doc`` are pooled into a document
+    view (what the whole text is about), so a caller should pass whole
+    documents together; ``None`` makes the sentence a document of its own.
+    """
 
     text: str
     title: str | None = None
     prev: str | None = None
     language: str | None = None
     kind: str | None = None
+    doc: str | None = None
 
 
 @dataclass

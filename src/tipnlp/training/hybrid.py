@@ -17,7 +17,9 @@ prediction from every view:
    of it.  ``encoder_epochs=0`` keeps the base encoder frozen (the
    earlier recipe);
 2. per label, a class-balanced logistic regression over
-   ``[sentence, previous, title]`` embeddings (the "heads");
+   ``[sentence, previous, title, document]`` embeddings (the "heads"; the
+   document view is the mean embedding of the sentence's document, so a
+   sentence is read in the light of what the whole text is about);
 3. the TF-IDF + logistic-regression baseline (same folds);
 4. the rule tagger's hits (no fitting);
 5. per label, a logistic-regression stacker over the three out-of-fold
@@ -320,6 +322,7 @@ def fit_hybrid(
                 texts,
                 prevs,
                 titles,
+                groups,
             ).astype(np.float64)
             w, b = _heads(half_x[fit_idx], y[fit_idx], head_c, seed)
             oof_head[ho_idx] = half_x[ho_idx] @ w.T + b
@@ -337,7 +340,7 @@ def fit_hybrid(
             stage="tune-encoder 3/3",
         )
     embedder = _Embedder(encoder, tokenizer, max_length, batch_size, progress)
-    x = embedding_features(embedder, texts, prevs, titles).astype(np.float64)
+    x = embedding_features(embedder, texts, prevs, titles, groups).astype(np.float64)
     items = [
         SentenceInput(text=e.text, title=e.title, prev=p, language=e.language, kind=e.kind)
         for e, p in zip(examples, prevs, strict=True)
@@ -419,15 +422,21 @@ def fit_hybrid(
         heldout.update({"sentences": 0, "documents": 0})
 
     tfidf = TfidfTagger(pipe_all, tfidf_th, version="tfidf-lr")
+    # The first sentences as a caller would pass them on their own (the
+    # document view then pools only these), to check a reload against.
     n_probe = min(8, len(examples))
+    x_probe = embedding_features(
+        embedder, texts[:n_probe], prevs[:n_probe], titles[:n_probe], groups[:n_probe]
+    ).astype(np.float64)
     z_probe = stack_inputs(
-        x[:n_probe] @ head_w.T + head_b, _proba(pipe_all, texts[:n_probe]), hits[:n_probe]
+        x_probe @ head_w.T + head_b, _proba(pipe_all, texts[:n_probe]), hits[:n_probe]
     )
     probe = np.einsum("nlk,lk->nl", z_probe, stack_w) + stack_b
     meta = {
         "features": {
-            "embeddings": "mean-pooled, L2-normalised [sentence, previous sentence, title]; "
-            "zeros where absent",
+            "embeddings": "mean-pooled, L2-normalised [sentence, previous sentence, title, "
+            "document]; zeros where absent; document = L2-normalised mean of the "
+            "sentence embeddings of the sentence's document",
             "stack_inputs": ["embedding head logit", "TF-IDF logit", "rule hit (0/1)"],
         },
         "head_c": head_c,
@@ -443,7 +452,7 @@ def fit_hybrid(
             else {"fine_tuned": False}
         ),
         "folds": len(split),
-        "embedding_dim": int(x.shape[1] // 3) if x.size else 0,
+        "embedding_dim": int(x.shape[1] // 4) if x.size else 0,
     }
     weights = {"head_w": head_w, "head_b": head_b, "stack_w": stack_w, "stack_b": stack_b}
     return HybridFit(

@@ -837,8 +837,9 @@ def model_card(
                     if args.get("frozen_layers") == 0
                     else "frozen, "
                 )
-                + "mean-pooled, L2-normalised) embeds the sentence, the previous sentence and "
-                "the title; per label a class-balanced logistic regression over those "
+                + "mean-pooled, L2-normalised) embeds the sentence, the previous sentence, "
+                "the title and the whole document (the mean of its sentence embeddings); "
+                "per label a class-balanced logistic regression over those "
                 "embeddings, the TF-IDF + LR model and the rule tagger's hit are combined by "
                 "a per-label logistic-regression stacker (tipnlp.training.hybrid).",
                 f"- Every view and the stacker fitted with {heldout.get('method', 'cross-fitting')}"
@@ -924,8 +925,9 @@ def model_card(
         "model's vocabulary is English, so other languages are weaker or go to the rules.",
         "- Labels with few examples (resource_gap, immigration, prevention, non_punishment) "
         "are the least reliable; see docs/model.md.",
-        "- Context is only the title and previous sentence; a sentence whose meaning "
-        "depends on text further away can be mislabelled.",
+        "- Context is the title, the previous sentence and (hybrid) the document as a "
+        "whole, averaged; a sentence whose meaning hangs on one sentence further away can "
+        "be mislabelled, and a document's other sentences sway each sentence's scores.",
         "- Scores are calibrated on a held-out fold of the training data; on text unlike "
         "it (new sources, new languages) they are less trustworthy.",
         "",
