@@ -126,21 +126,20 @@ def document_view(sentences: np.ndarray, docs: Sequence[str | None]) -> np.ndarr
     view lifts the embedding heads and the stack.  A sentence whose key is
     ``None`` is a document of its own.
     """
-    n = len(sentences)
-    if n == 0:
+    if len(sentences) == 0:
         return np.zeros_like(sentences)
     ids: dict[str, int] = {}
-    group = np.empty(n, dtype=np.intp)
-    alone = 0
+    group = np.empty(len(sentences), dtype=np.intp)
+    n_groups = 0
     for i, d in enumerate(docs):
-        if d is None:
-            group[i] = -1 - alone  # placeholder, renumbered below
-            alone += 1
-        else:
-            group[i] = ids.setdefault(d, len(ids))
-    loose = group < 0
-    group[loose] = len(ids) + np.arange(int(loose.sum()))
-    sums = np.zeros((len(ids) + alone, sentences.shape[1]), dtype=np.float64)
+        if d is not None and d in ids:
+            group[i] = ids[d]
+            continue
+        if d is not None:
+            ids[d] = n_groups
+        group[i] = n_groups
+        n_groups += 1
+    sums = np.zeros((n_groups, sentences.shape[1]), dtype=np.float64)
     np.add.at(sums, group, sentences.astype(np.float64))
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     means = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
