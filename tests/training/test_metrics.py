@@ -177,3 +177,35 @@ def _no_penalty() -> object:
     from tipnlp.nlp.penalties import PenaltyFigures
 
     return PenaltyFigures()
+
+
+def test_evaluate_gives_the_tagger_what_tagging_gives_it(small_gold: Path) -> None:
+    """Document kind, title, previous sentence and a document key, as `tipnlp tag` passes them."""
+    seen: list[SentenceInput] = []
+
+    class Recording:
+        version = "recording"
+
+        def predict(self, items: list[SentenceInput]) -> list[Prediction]:
+            seen.extend(items)
+            th = dict.fromkeys(LABELS, 0.5)
+            return [Prediction(scores=dict.fromkeys(LABELS, 0.0), labels=[], thresholds=th)] * len(
+                items
+            )
+
+    evaluate_tagger(
+        Recording(), small_gold, gold_boundaries=True, extract_penalty=lambda s: _no_penalty()
+    )
+    assert [it.kind for it in seen] == ["news"] * 4 + ["negative"] * 2
+    assert len({it.doc for it in seen[:4]}) == 1 and seen[0].doc != seen[4].doc
+    assert seen[2].prev == seen[1].text and seen[4].prev is None
+    # without context the tagger sees each sentence on its own
+    seen.clear()
+    evaluate_tagger(
+        Recording(),
+        small_gold,
+        gold_boundaries=True,
+        use_context=False,
+        extract_penalty=lambda s: _no_penalty(),
+    )
+    assert all(it.prev is None and it.doc is None for it in seen)

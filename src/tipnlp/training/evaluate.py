@@ -234,6 +234,7 @@ def evaluate_tagger(
                     title=title,
                     prev=prev if use_context else None,
                     language=doc.get("language"),
+                    kind=doc.get("kind"),
                     doc=f"{p}#{n}" if use_context else None,
                 )
             )
