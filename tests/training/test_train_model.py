@@ -246,7 +246,12 @@ def test_hybrid_trains_saves_reloads_and_learns(workspace: Settings) -> None:
     np.savez(v1 / WEIGHTS_FILE, **{**w, "head_w": w["head_w"][:, : 3 * dim]})
     v1_tagger = load_tagger(workspace.model_copy(update={"model": "hyb-v1"}))
     assert isinstance(v1_tagger, HybridTagger) and not v1_tagger.document_view
-    assert len(v1_tagger.predict(items)) == len(items)
+    v1_scores = np.array([[p.scores[n] for n in LABELS] for p in v1_tagger.predict(items)])
+    loose = [
+        SentenceInput(text=i.text, title=i.title, prev=i.prev, language=i.language) for i in items
+    ]
+    v1_loose = np.array([[p.scores[n] for n in LABELS] for p in v1_tagger.predict(loose)])
+    assert v1_scores.shape == got.shape and np.array_equal(v1_scores, v1_loose)
     (v1 / HYBRID_FILE).write_text(json.dumps({**meta, "feature_version": 99}))
     with pytest.raises(ModelError, match="feature version 99"):
         load_tagger(workspace.model_copy(update={"model": "hyb-v1"}))
