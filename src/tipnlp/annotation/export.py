@@ -9,6 +9,7 @@ tests use a tiny fake and the CLI the trained model.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,23 +77,17 @@ def predict_all(
     return preds
 
 
-def _document_batches(cands: Sequence[Candidate], size: int) -> Iterator[Sequence[Candidate]]:
+def _document_batches(cands: Sequence[Candidate], size: int) -> Iterator[list[Candidate]]:
     """Consecutive runs of whole documents, each at most ``size`` long unless one document is."""
-    start = 0
-    while start < len(cands):
-        end = min(start + size, len(cands))
-        if end < len(cands) and cands[end].doc_id == cands[end - 1].doc_id:
-            # Back up to the start of the document the cut falls in ...
-            cut = end - 1
-            while cut > start and cands[cut - 1].doc_id == cands[end].doc_id:
-                cut -= 1
-            if cut == start:  # ... or, if it began here, take all of it.
-                cut = end
-                while cut < len(cands) and cands[cut].doc_id == cands[start].doc_id:
-                    cut += 1
-            end = cut
-        yield cands[start:end]
-        start = end
+    batch: list[Candidate] = []
+    for _, run in itertools.groupby(cands, key=lambda c: c.doc_id):
+        doc = list(run)
+        if batch and len(batch) + len(doc) > size:
+            yield batch
+            batch = []
+        batch.extend(doc)
+    if batch:
+        yield batch
 
 
 def export_tasks(
