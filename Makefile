@@ -28,7 +28,7 @@ $(shell mkdir -p $(CURDIR)/.cache)
 STAMP := $(VENV)/.installed
 MODEL_WEIGHTS := models/$(MODEL)/model.safetensors
 
-.PHONY: help setup model eval run test test-fast lint bench bench-extract bench-active \
+.PHONY: help setup model eval run test test-fast lint bench bench-extract bench-active learning-curve \
         labelstudio report clean
 
 help: ## List the targets
@@ -74,6 +74,9 @@ bench-extract: $(STAMP) ## Extraction F1 and pages/s on the article-extraction b
 
 bench-active: $(STAMP) ## Active learning vs random sampling, three simulated rounds
 	$(BIN)/python benchmarks/bench_active.py --gold $(SHARED)/data/gold
+
+learning-curve: $(STAMP) ## Dev macro-F1 against the share of training documents (about 25 min)
+	$(BIN)/python benchmarks/learning_curve.py --gold $(SHARED)/data/gold
 
 $(LS_VENV)/.installed:
 	$(PYTHON) -m venv $(LS_VENV)

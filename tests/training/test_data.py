@@ -13,6 +13,7 @@ from tipnlp.labels import LABEL2ID, SCHEME_VERSION
 from tipnlp.nlp.types import SentenceInput
 from tipnlp.training.data import (
     doc_title,
+    document_sample,
     group_split,
     label_matrix,
     load_annotation_file,
@@ -186,3 +187,18 @@ def test_label_pos_weight_favours_rare_labels_within_bounds() -> None:
     y[:, 0] = 0
     y[0, 0] = 1  # one positive in 401: capped at 10
     assert label_pos_weight(y)[0] == 10.0
+
+
+def test_document_sample_is_seeded_nested_and_whole_documents() -> None:
+    ids = [f"D{i:03d}" for i in range(40)] * 3  # one id per sentence: repeats
+    half = document_sample(ids, 0.5, seed=13)
+    assert len(half) == 20 and len(set(half)) == 20  # distinct documents, not sentences
+    assert document_sample(ids, 0.5, seed=13) == half  # the same seed, the same sample
+    assert document_sample(ids, 0.5, seed=14) != half
+    quarter = document_sample(ids, 0.25, seed=13)
+    assert len(quarter) == 10 and set(quarter) <= set(half)  # nested: a curve adds data
+    assert sorted(document_sample(ids, 1.0, seed=13)) == sorted(set(ids))
+    assert len(document_sample(ids[:3], 0.01, seed=13)) == 1  # never empty
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="fraction"):
+            document_sample(ids, bad, seed=13)

@@ -238,6 +238,22 @@ def limit_examples(examples: Sequence[Example], limit: int | None, seed: int) ->
     return [examples[i] for i in idx]
 
 
+def document_sample(doc_ids: Iterable[str], fraction: float, seed: int) -> list[str]:
+    """A seeded share of the distinct document ids, for learning curves.
+
+    Sampling whole documents (not sentences) keeps each document's context
+    intact and matches how annotation grows a corpus.  One seeded shuffle
+    serves every fraction, so with the same seed a smaller sample is always a
+    subset of a larger one: the points of a curve differ only by the added
+    documents, not by a fresh draw.  At least one document is kept.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], not {fraction}")
+    ids = sorted(set(doc_ids))
+    random.Random(seed).shuffle(ids)
+    return ids[: max(1, round(fraction * len(ids)))]
+
+
 def label_matrix(examples: Sequence[Example]) -> np.ndarray:
     """0/1 matrix ``(len(examples), len(LABELS))`` in scheme order."""
     y = np.zeros((len(examples), len(LABELS)), dtype=np.float32)
