@@ -15,7 +15,9 @@ CPU time (all threads of this process; the page server is another process)
 are kept: on a shared machine CPU time is the steadier of the two.  The CPU
 overhead of each round (one plain run and one ingest run back to back, so
 under the same machine load) is printed too, with its median: the spread
-shows how much of a difference is noise.
+shows how much of a difference is noise.  Each round's extra CPU is also
+split between the extracting thread (``time.thread_time()``) and the fetching
+threads (the rest of the process), medians printed.
 
     python benchmarks/bench_extract.py --data ../shared/data/article-extraction-benchmark
 """
@@ -140,8 +142,13 @@ def run_plain(files: list[Path]) -> tuple[dict[str, str], float, float]:
 
 def run_ingest(
     ids: list[str], port: int, fetch_threads: int
-) -> tuple[dict[str, str], float, float, Any]:
-    """The ingest stage over the served pages, in fresh output and cache folders."""
+) -> tuple[dict[str, str], float, float, float, Any]:
+    """The ingest stage over the served pages, in fresh output and cache folders.
+
+    Returns the texts, wall seconds, CPU seconds (all threads), CPU seconds of
+    this (the extracting) thread alone, and the summary; the difference of the
+    two CPU figures is what the fetching threads spent.
+    """
     from tipnlp.io import read_table
     from tipnlp.scrape import ingest
     from tipnlp.scrape.sources import Source
@@ -160,16 +167,17 @@ def run_ingest(
         )
         urls = [f"http://127.0.0.1:{port}/{i}.html" for i in ids]
         source = Source(name="bench", type="urls", locations=tuple(urls))
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
         summary = ingest([source], Path(tmp) / "out", settings)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        own = time.thread_time() - own
         table = read_table(Path(tmp) / "out", "documents", columns=["url", "text", "status"])
     texts: dict[str, str] = {}
     for url, text in zip(
         table.column("url").to_pylist(), table.column("text").to_pylist(), strict=True
     ):
         texts[url.rsplit("/", 1)[1].split(".")[0]] = text or ""
-    return texts, elapsed, cpu, summary
+    return texts, elapsed, cpu, own, summary
 
 
 def main() -> int:
@@ -233,12 +241,14 @@ def main() -> int:
         port = int(server.stdout.readline())
         t_plain = t_ing = c_plain = c_ing = float("inf")
         rounds: list[float] = []
+        split: list[tuple[float, float]] = []  # per round: extracting thread, fetch threads
         for _ in range(max(1, args.repeat)):
             plain, secs, cpu_plain = run_plain(files)
             t_plain, c_plain = min(t_plain, secs), min(c_plain, cpu_plain)
-            ing, secs, cpu, summary = run_ingest(ids, port, args.fetch_threads)
+            ing, secs, cpu, own, summary = run_ingest(ids, port, args.fetch_threads)
             t_ing, c_ing = min(t_ing, secs), min(c_ing, cpu)
             rounds.append(cpu / cpu_plain - 1)
+            split.append(((own - cpu_plain) / cpu_plain, (cpu - own) / cpu_plain))
     finally:
         server.terminate()
         server.wait()
@@ -274,6 +284,10 @@ def main() -> int:
         "CPU overhead per round: "
         + ", ".join(f"{r:+.1%}" for r in rounds)
         + f"; median {median(rounds):+.1%}"
+    )
+    print(
+        "of which (median per round, relative to the plain loop's CPU): extracting thread "
+        f"{median(x for x, _ in split):+.1%}, fetching threads {median(y for _, y in split):+.1%}"
     )
     print(
         f"one-time costs per process, paid before timing: py3langid model {t_langid:.2f} s, "
